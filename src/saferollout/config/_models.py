@@ -1,0 +1,159 @@
+"""pydantic models of rollout.yaml.
+
+Every model forbids unknown keys: a typo in a safety setting must be an error,
+never a silently ignored line.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._safety import SafetyConfig
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VersionConfig(_Model):
+    """One OpenAI-compatible model server."""
+
+    url: str = Field(description="Base URL of the OpenAI-compatible API, e.g. http://host:8000/v1")
+    model: str = Field(description="Model name sent upstream in place of the client's `model`")
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable that holds the upstream key"
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Total time for one upstream call")
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=256, ge=1, description="Pooled connections to upstream")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class PauseConfig(_Model):
+    """How long a step holds: by requests, by seconds, or (neither) until a human promotes."""
+
+    requests: int | None = Field(default=None, ge=1)
+    seconds: float | None = Field(default=None, gt=0)
+
+
+class CanaryStep(_Model):
+    weight: float | None = Field(default=None, ge=0, le=100, description="Candidate share in %")
+    pause: PauseConfig | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CanaryStep:
+        if self.weight is None and self.pause is None:
+            raise ValueError("a step needs `weight`, `pause`, or both")
+        return self
+
+
+DEFAULT_CANARY_STEPS = [
+    CanaryStep(weight=1, pause=PauseConfig(requests=500)),
+    CanaryStep(weight=5, pause=PauseConfig(requests=2000)),
+    CanaryStep(weight=25, pause=PauseConfig(requests=4000)),
+    CanaryStep(weight=50, pause=PauseConfig(requests=4000)),
+]
+
+
+class StrategyConfig(_Model):
+    type: Literal["canary", "blue_green", "ab", "shadow"] = "canary"
+    steps: list[CanaryStep] = Field(default_factory=lambda: list(DEFAULT_CANARY_STEPS))
+
+    def initial_weight(self) -> float:
+        """Candidate weight before the controller acts: the first step that sets one."""
+        if self.type != "canary":
+            return 0.0
+        return next((s.weight for s in self.steps if s.weight is not None), 0.0)
+
+
+class StickySource(_Model):
+    """Where to read the sticky key: exactly one of a header or a body field."""
+
+    header: str | None = None
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StickySource:
+        if (self.header is None) == (self.body is None):
+            raise ValueError("give exactly one of `header` or `body`")
+        return self
+
+
+class StickinessConfig(_Model):
+    keys: list[StickySource] = Field(
+        default_factory=lambda: [
+            StickySource(header="X-Session-Id"),
+            StickySource(header="X-User-Id"),
+            StickySource(body="user"),
+        ],
+        description="Ordered sources of the sticky key; the first one present wins",
+    )
+    salt: str | None = Field(
+        default=None, description="Hash salt; defaults to the rollout name. Change to reshuffle."
+    )
+
+
+class StorageConfig(_Model):
+    url: str = "sqlite:///saferollout.db"
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_token_env: str | None = Field(
+        default=None, description="Environment variable holding the admin bearer token"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    flush_interval_s: float = Field(
+        default=0.5, gt=0, le=10, description="How often the record writer flushes to storage"
+    )
+    record_queue_max: int = Field(default=200_000, ge=1000)
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class LoggingConfig(_Model):
+    redact: Literal["none", "pii", "drop"] = Field(
+        default="none",
+        description="What stored records keep of prompts and responses: all, PII masked, nothing",
+    )
+
+
+class RolloutConfig(_Model):
+    name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    versions: dict[str, VersionConfig]
+    stable: str
+    candidate: str
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    stickiness: StickinessConfig = Field(default_factory=StickinessConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    retry_on_stable: bool = Field(
+        default=True,
+        description="Retry on stable when the candidate fails before any byte reached the client",
+    )
+
+    @model_validator(mode="after")
+    def _versions_exist(self) -> RolloutConfig:
+        names = sorted(self.versions)
+        for field in ("stable", "candidate"):
+            if getattr(self, field) not in self.versions:
+                raise ValueError(
+                    f"{field}: {getattr(self, field)!r} is not a key of `versions` ({names})"
+                )
+        if self.stable == self.candidate:
+            raise ValueError("stable and candidate must name different versions")
+        return self
+
+    @property
+    def salt(self) -> str:
+        return self.stickiness.salt or self.name

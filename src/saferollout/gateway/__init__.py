@@ -1,0 +1,24 @@
+"""The OpenAI-compatible gateway: routes, upstream pools, streaming, records."""
+
+from __future__ import annotations
+
+from ._app import OVERRIDE_HEADER, Gateway
+from ._errors import RequestError, error_body
+from ._redact import make_redactor
+from ._server import GatewayHandle, new_event_loop, run_gateway, start_gateway
+from ._upstream import UpstreamConfigError
+from ._writer import RecordWriter
+
+__all__ = [
+    "OVERRIDE_HEADER",
+    "Gateway",
+    "GatewayHandle",
+    "RecordWriter",
+    "RequestError",
+    "UpstreamConfigError",
+    "error_body",
+    "make_redactor",
+    "new_event_loop",
+    "run_gateway",
+    "start_gateway",
+]

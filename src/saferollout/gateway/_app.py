@@ -1,0 +1,398 @@
+"""The gateway: OpenAI-compatible routes in front of the versions' servers.
+
+The request path does: read and check the body, pick a version (hash, no I/O),
+forward with the version's pooled client, pass bytes back as they come, and
+append one record to the writer's queue. It never waits on the database and
+never scores; the raw upstream body is parsed later by the writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..config import RolloutConfig
+from ..routing import Router, RoutingTable, hash_key, sticky_key
+from ..store import InteractionRecord, Store
+from . import _validation as v
+from ._errors import RequestError, error_response
+from ._metrics import GatewayMetrics
+from ._upstream import Upstream
+from ._writer import RecordWriter
+
+log = logging.getLogger("saferollout.gateway")
+
+_VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "chat.completions": v.validate_chat,
+    "completions": v.validate_completion,
+    "embeddings": v.validate_embedding,
+}
+_PATHS = {"chat.completions": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+_SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+OVERRIDE_HEADER = "X-Rollout-Version"
+
+
+@dataclass(slots=True)
+class _Failure:
+    """An upstream attempt that failed before any byte reached the client."""
+
+    kind: str  # "connect" | "timeout" | "upstream_5xx" | "upstream_error"
+    status: int = 502
+    body: bytes | None = None
+    content_type: str = "application/json"
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: RolloutConfig,
+        store: Store,
+        *,
+        admin_token: str | None = None,
+        redact: Callable[[InteractionRecord], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.admin_token = admin_token
+        self.redact = redact
+        self.upstreams = {name: Upstream(name, vc) for name, vc in config.versions.items()}
+        table = RoutingTable.from_weights(
+            config.stable, {config.candidate: config.strategy.initial_weight()}
+        )
+        self.router = Router(table, salt=config.salt, versions=list(config.versions))
+        self.sticky_sources = [
+            ("header", s.header) if s.header else ("body", s.body or "")
+            for s in config.stickiness.keys
+        ]
+        self.metrics = GatewayMetrics()
+        self.metrics.set_weights(table.weights())
+        self.writer: RecordWriter | None = None
+        self.app = self._build_app()
+
+    # -- wiring ----------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        # client_max_size also bounds chunked bodies with no Content-Length.
+        app = web.Application(client_max_size=self.config.server.max_body_bytes)
+        for endpoint, path in _PATHS.items():
+            app.router.add_post("/v1" + path, self._handler(endpoint))
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.prometheus)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    def _handler(self, endpoint: str) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self.proxy(request, endpoint)
+
+        return handle
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        m = self.metrics
+        self.writer = RecordWriter(
+            self.store,
+            flush_interval_s=self.config.server.flush_interval_s,
+            max_queue=self.config.server.record_queue_max,
+            redact=self.redact,
+            on_written=lambda batch: self._count_written(batch),
+            on_drop=m.records_dropped.inc,
+        )
+
+    async def _on_cleanup(self, _app: web.Application) -> None:
+        # aiohttp runs cleanup after in-flight handlers finished: every record
+        # is queued by now, so closing the writer flushes them all.
+        for upstream in self.upstreams.values():
+            await upstream.close()
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            await asyncio.get_running_loop().run_in_executor(
+                None, writer.close, self.config.server.shutdown_timeout_s
+            )
+            log.info("records written: %d, dropped: %d", writer.written, writer.dropped)
+
+    def _count_written(self, batch: list[InteractionRecord]) -> None:
+        m = self.metrics
+        m.records_written.inc(len(batch))
+        for r in batch:
+            if r.prompt_tokens:
+                m.tokens.labels(r.version, "input").inc(r.prompt_tokens)
+            if r.completion_tokens:
+                m.tokens.labels(r.version, "output").inc(r.completion_tokens)
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Change the routing table at once (the controller's lever)."""
+        table = RoutingTable.from_weights(self.config.stable, weights)
+        self.router.set_table(table)
+        self.metrics.set_weights(table.weights())
+
+    # -- the request path ------------------------------------------------------
+
+    async def proxy(self, request: web.Request, endpoint: str) -> web.StreamResponse:
+        started = time.perf_counter()
+        created_at = time.time()
+        request_id = "req_" + os.urandom(12).hex()
+        ids = {"X-Request-Id": request_id}
+        try:
+            raw = await self._read_body(request)
+            body = v.parse_body(raw)
+            _VALIDATORS[endpoint](body)
+            forced = self._forced_version(request)
+        except RequestError as exc:
+            ids[OVERRIDE_HEADER] = "none"
+            self.metrics.requests.labels("none", endpoint, str(exc.status)).inc()
+            return error_response(
+                exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param, headers=ids
+            )
+
+        key = sticky_key(self.sticky_sources, request.headers, body)
+        version = forced or self.router.assign(key)
+        stream = endpoint != "embeddings" and body.get("stream") is True
+        record = InteractionRecord(
+            request_id=request_id,
+            created_at=created_at,
+            version=version,
+            endpoint=endpoint,
+            status_code=0,
+            latency_ms=0.0,
+            stream=stream,
+            sticky_key_hash=None if key is None else hash_key(key),
+            session_id=request.headers.get("X-Session-Id"),
+            request_messages=v.messages_of(endpoint, body),
+        )
+        if forced:
+            record.extra["forced"] = True
+        upstream_s = 0.0
+        response: web.StreamResponse | None = None
+        try:
+            t = time.perf_counter()
+            result = await self._attempt(request, record, version, endpoint, body, stream, started)
+            upstream_s += time.perf_counter() - t
+            if isinstance(result, _Failure) and self._may_retry(version, forced):
+                self.metrics.errors.labels(version, result.kind).inc()
+                self.metrics.retries.labels(version).inc()
+                record.retried_from = version
+                record.extra["retry_reason"] = result.kind
+                version = record.version = self.config.stable
+                t = time.perf_counter()
+                result = await self._attempt(request, record, version, endpoint, body, stream, started)
+                upstream_s += time.perf_counter() - t
+            if isinstance(result, _Failure):
+                self.metrics.errors.labels(version, result.kind).inc()
+                record.error_kind = result.kind
+                record.status_code = result.status
+                response = _failure_response(result, version, ids)
+            else:
+                response = result
+            return response
+        finally:
+            # Runs however the request ends (client gone, cancelled): one record each.
+            total = time.perf_counter() - started
+            record.latency_ms = total * 1000
+            if record.status_code == 0:
+                record.status_code = 499  # the client went away before an answer
+                record.error_kind = record.error_kind or "client_disconnected"
+            self.metrics.observe(record.version, endpoint, record.status_code, total)
+            self.metrics.overhead.observe(max(total - upstream_s, 0.0))
+            if record.error_kind in ("stream_broken",):
+                self.metrics.errors.labels(record.version, record.error_kind).inc()
+            if self.writer is not None:
+                self.writer.submit(record)
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.config.server.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestError(
+                413, f"request body is {request.content_length} bytes; the limit is {limit}",
+                code="request_too_large",
+            )
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestError(
+                413, f"request body exceeds the limit of {limit} bytes", code="request_too_large"
+            ) from None
+
+    def _forced_version(self, request: web.Request) -> str | None:
+        name = request.headers.get(OVERRIDE_HEADER)
+        if name is None:
+            return None
+        if not self._is_admin(request):
+            raise RequestError(
+                403,
+                f"the {OVERRIDE_HEADER} header needs the admin bearer token",
+                type="permission_error",
+                code="override_not_allowed",
+            )
+        if name not in self.upstreams:
+            raise RequestError(
+                400,
+                f"{OVERRIDE_HEADER}: unknown version {name!r}; known: {', '.join(sorted(self.upstreams))}",
+                code="unknown_version",
+            )
+        return name
+
+    def _is_admin(self, request: web.Request) -> bool:
+        if not self.admin_token:
+            return False
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(auth[7:].encode(), self.admin_token.encode())
+
+    def _may_retry(self, version: str, forced: str | None) -> bool:
+        return self.config.retry_on_stable and version != self.config.stable and forced is None
+
+    async def _attempt(
+        self,
+        request: web.Request,
+        record: InteractionRecord,
+        version: str,
+        endpoint: str,
+        body: dict[str, Any],
+        stream: bool,
+        started: float,
+    ) -> web.StreamResponse | _Failure:
+        upstream = self.upstreams[version]
+        body["model"] = upstream.config.model
+        data = orjson.dumps(body)
+        headers = {"X-Request-Id": record.request_id, OVERRIDE_HEADER: version}
+        try:
+            async with upstream.post(
+                _PATHS[endpoint], data, stream=stream, request_id=record.request_id
+            ) as up:
+                if up.status >= 500:
+                    return _Failure("upstream_5xx", up.status, await up.read(), up.content_type)
+                if not (stream and up.status == 200):
+                    raw = await up.read()
+                    record.status_code = up.status
+                    if up.status == 200:
+                        record.raw_response = raw
+                    else:
+                        record.error_kind = "upstream_4xx"
+                    return web.Response(
+                        status=up.status, body=raw, content_type=up.content_type, headers=headers
+                    )
+                return await self._relay_stream(request, record, up, headers, started)
+        except TimeoutError:
+            return _Failure("timeout", 504)
+        except aiohttp.ClientError as exc:
+            kind = "connect" if isinstance(exc, aiohttp.ClientConnectorError) else "upstream_error"
+            return _Failure(kind, 502)
+
+    async def _relay_stream(
+        self,
+        request: web.Request,
+        record: InteractionRecord,
+        up: aiohttp.ClientResponse,
+        headers: dict[str, str],
+        started: float,
+    ) -> web.StreamResponse | _Failure:
+        """Pass SSE bytes through as they come; nothing is buffered but our copy."""
+        chunks: list[bytes] = []
+        iterator = up.content.iter_any().__aiter__()
+        # Wait for the first chunk before answering the client, so that an
+        # upstream that fails right away can still be retried on stable.
+        try:
+            first = await iterator.__anext__()
+        except StopAsyncIteration:
+            first = b""
+        except TimeoutError:
+            return _Failure("timeout", 504)
+        except aiohttp.ClientError:
+            return _Failure("upstream_error", 502)
+        response = web.StreamResponse(status=200, headers={**headers, **_SSE_HEADERS})
+        await response.prepare(request)
+        record.status_code = 200
+        record.ttft_ms = (time.perf_counter() - started) * 1000
+        self.metrics.observe_ttft(record.version, record.ttft_ms / 1000)
+        try:
+            if first:
+                chunks.append(first)
+                await response.write(first)
+            async for chunk in iterator:
+                chunks.append(chunk)
+                await response.write(chunk)
+        except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            if isinstance(exc, ConnectionResetError | aiohttp.ClientConnectionResetError):
+                record.error_kind = "client_disconnected"
+            else:
+                record.error_kind = "stream_broken"
+        except ConnectionResetError:
+            record.error_kind = "client_disconnected"
+        record.raw_response = b"".join(chunks)
+        if record.error_kind != "client_disconnected":
+            try:
+                await response.write_eof()
+            except ConnectionResetError:
+                record.error_kind = "client_disconnected"
+        return response
+
+    # -- other routes ------------------------------------------------------------
+
+    async def models(self, _request: web.Request) -> web.Response:
+        data = [
+            {"id": vc.model, "object": "model", "created": 0, "owned_by": f"saferollout:{name}"}
+            for name, vc in self.config.versions.items()
+        ]
+        return web.json_response({"object": "list", "data": data}, dumps=_dumps)
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        writer_ok = self.writer is not None and self.writer._thread.is_alive()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.schema_version)
+            store_ok = True
+        except Exception:
+            store_ok = False
+        ready = writer_ok and store_ok
+        return web.json_response(
+            {"ready": ready, "writer": writer_ok, "store": store_ok}, status=200 if ready else 503
+        )
+
+    async def prometheus(self, _request: web.Request) -> web.Response:
+        if self.writer is not None:
+            self.metrics.record_queue.set(self.writer.pending)
+        return web.Response(
+            body=generate_latest(self.metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _failure_response(failure: _Failure, version: str, ids: dict[str, str]) -> web.Response:
+    headers = {**ids, OVERRIDE_HEADER: version}
+    if failure.kind == "upstream_5xx" and failure.body and failure.body.lstrip().startswith(b"{"):
+        return web.Response(
+            status=failure.status, body=failure.body, content_type="application/json", headers=headers
+        )
+    messages = {
+        "connect": (f"version {version!r} could not be reached", "upstream_unreachable"),
+        "timeout": (f"version {version!r} did not answer in time", "upstream_timeout"),
+        "upstream_5xx": (f"version {version!r} failed with status {failure.status}", "upstream_error"),
+        "upstream_error": (f"version {version!r} broke the connection", "upstream_error"),
+    }
+    message, code = messages[failure.kind]
+    return error_response(failure.status, message, type="upstream_error", code=code, headers=headers)

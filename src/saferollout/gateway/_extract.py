@@ -1,0 +1,88 @@
+"""Reading the answer text and token counts out of upstream bodies.
+
+Runs in the record writer's thread, not on the request path: the gateway
+keeps the raw bytes and moves on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def from_json(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None]:
+    """(text, prompt_tokens, completion_tokens) of a non-streamed body."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "", None, None
+    if not isinstance(body, dict):
+        return "", None, None
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    text = ""
+    if endpoint != "embeddings":
+        choices = body.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            first = choices[0]
+            if endpoint == "chat.completions":
+                message = first.get("message") or {}
+                text = _content_text(message.get("content")) if isinstance(message, dict) else ""
+            else:
+                text = first.get("text") or ""
+    return text, _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+
+
+def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bool]:
+    """(text, prompt_tokens, completion_tokens, saw_done) of a streamed body.
+
+    Without a `usage` chunk the completion tokens are counted as content
+    chunks, which is what OpenAI-compatible servers send one token per chunk.
+    """
+    parts: list[str] = []
+    chunks = 0
+    prompt_tokens = completion_tokens = None
+    done = False
+    for line in raw.split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            done = True
+            continue
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            prompt_tokens = _int(usage.get("prompt_tokens"))
+            completion_tokens = _int(usage.get("completion_tokens"))
+        choices = event.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            first = choices[0]
+            if endpoint == "chat.completions":
+                delta = first.get("delta") or {}
+                piece = _content_text(delta.get("content")) if isinstance(delta, dict) else ""
+            else:
+                piece = first.get("text") or ""
+            if piece:
+                parts.append(piece)
+                chunks += 1
+    if completion_tokens is None and chunks:
+        completion_tokens = chunks
+    return "".join(parts), prompt_tokens, completion_tokens, done
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: keep the text ones
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) else None

@@ -1,0 +1,22 @@
+"""Persistence: interactions, rollout state and the audit log (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
+from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
+from ._schema import SCHEMA_VERSION
+from ._store import Store, normalize_url, redact_url
+
+__all__ = [
+    "FLAG_COLUMNS",
+    "SCHEMA_VERSION",
+    "InteractionRecord",
+    "SchemaTooNew",
+    "ScoreUpdate",
+    "StaleState",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "normalize_url",
+    "redact_url",
+]

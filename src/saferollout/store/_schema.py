@@ -1,0 +1,85 @@
+"""Table definitions, shared by SQLite and PostgreSQL (SQLAlchemy Core).
+
+Times are epoch seconds in a float column: portable, cheap to compare and to
+aggregate by window. JSON payloads are text written with orjson, so both
+databases take the same code path.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ._records import FLAG_COLUMNS
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "saferollout_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+interactions = sa.Table(
+    "interactions",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("endpoint", sa.String(32), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("stream", sa.Boolean, nullable=False, default=False),
+    sa.Column("sticky_key_hash", sa.String(32)),
+    sa.Column("session_id", sa.String(256)),
+    sa.Column("request_json", sa.Text),
+    sa.Column("response_text", sa.Text),
+    sa.Column("error_kind", sa.String(32)),
+    sa.Column("ttft_ms", sa.Float),
+    sa.Column("prompt_tokens", sa.Integer),
+    sa.Column("completion_tokens", sa.Integer),
+    sa.Column("shadow", sa.Boolean, nullable=False, default=False),
+    sa.Column("retried_from", sa.String(128)),
+    sa.Column("rollout_step", sa.Integer),
+    sa.Column("extra_json", sa.Text),
+    # Filled by the scoring worker.
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("scored_at", sa.Float),
+    sa.Column("scores_json", sa.Text),
+    sa.Column("evidence_json", sa.Text),
+    *(sa.Column(name, sa.Boolean) for name in FLAG_COLUMNS),
+    sa.Index("ix_interactions_version_created", "version", "created_at"),
+    sa.Index("ix_interactions_created", "created_at"),
+    sa.Index("ix_interactions_session", "session_id"),
+    # The scoring worker's queue: unscored records, oldest first.
+    sa.Index(
+        "ix_interactions_unscored",
+        "created_at",
+        sqlite_where=sa.text("scored_at IS NULL"),
+        postgresql_where=sa.text("scored_at IS NULL"),
+    ),
+)
+
+rollout_state = sa.Table(
+    "rollout_state",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("state_json", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("rollout", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data_json", sa.Text),
+    sa.Index("ix_events_rollout_id", "rollout", "id"),
+)

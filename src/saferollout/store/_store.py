@@ -1,0 +1,403 @@
+"""The Store: one interface over SQLite (default) and PostgreSQL.
+
+Synchronous SQLAlchemy Core on purpose: the gateway calls it only from its
+writer thread, the scoring worker and the controller from their own loops, so
+nothing on the request path ever waits on it, and one code path serves both
+databases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import _schema as s
+from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
+from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
+
+_INTERACTION_COLUMNS = [c.name for c in s.interactions.columns]
+
+
+def normalize_url(url: str) -> str:
+    """Let users write plain `postgresql://`; we always drive it with psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password masked, for logs and error messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable storage url>"
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+class Store:
+    """Interactions, rollout state and the audit log, in one database."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        try:
+            if self.is_sqlite:
+                self.engine = sa.create_engine(
+                    self.url, connect_args={"timeout": 30, "check_same_thread": False}
+                )
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=5)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreUnavailable(f"storage.url {redact_url(url)!r}: {exc}") from exc
+        if create:
+            try:
+                self.create_schema()
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the tables on first use and check the recorded schema version."""
+        with self._begin() as conn:
+            s.metadata.create_all(conn)
+            row = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).first()
+            if row is None:
+                conn.execute(
+                    sa.insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION))
+                )
+            elif int(row[0]) > s.SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"database schema version {row[0]} is newer than this saferollout "
+                    f"({s.SCHEMA_VERSION}); upgrade saferollout"
+                )
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            value = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).scalar_one()
+        return int(value)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"{redact_url(self.url)}: {exc.orig}") from exc
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"{redact_url(self.url)}: {exc.orig}") from exc
+
+    def _insert(self, table: sa.Table) -> Any:
+        dialect = sqlite if self.is_sqlite else postgresql
+        return dialect.insert(table)
+
+    # -- interactions --------------------------------------------------------
+
+    def insert_interactions(self, records: Sequence[InteractionRecord]) -> int:
+        """Insert records; a request id already stored is skipped, so a retried
+        batch never counts a request twice. Returns how many were new."""
+        if not records:
+            return 0
+        rows = [_record_row(r) for r in records]
+        # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT batches.
+        stmt = (
+            self._insert(s.interactions)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(s.interactions.c.request_id)
+        )
+        with self._begin() as conn:
+            return len(conn.execute(stmt, rows).all())
+
+    def count_interactions(
+        self, version: str | None = None, *, shadow: bool | None = None, scored: bool | None = None
+    ) -> int:
+        query = sa.select(sa.func.count()).select_from(s.interactions)
+        if version is not None:
+            query = query.where(s.interactions.c.version == version)
+        if shadow is not None:
+            query = query.where(s.interactions.c.shadow == shadow)
+        if scored is not None:
+            col = s.interactions.c.scored_at
+            query = query.where(col.is_not(None) if scored else col.is_(None))
+        with self._connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def get_interaction(self, request_id: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(s.interactions).where(s.interactions.c.request_id == request_id)
+            ).first()
+        return None if row is None else _row_dict(row)
+
+    def list_interactions(
+        self,
+        *,
+        version: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        session_id: str | None = None,
+        flag: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        c = s.interactions.c
+        query = sa.select(s.interactions)
+        if version is not None:
+            query = query.where(c.version == version)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
+        if session_id is not None:
+            query = query.where(c.session_id == session_id)
+        if flag is not None:
+            if flag not in FLAG_COLUMNS:
+                raise ValueError(f"unknown flag {flag!r}; one of {', '.join(FLAG_COLUMNS)}")
+            query = query.where(c[flag].is_(True))
+        order = c.created_at.desc() if newest_first else c.created_at.asc()
+        query = query.order_by(order).limit(limit)
+        with self._connect() as conn:
+            return [_row_dict(r) for r in conn.execute(query)]
+
+    def version_summary(
+        self, *, since: float | None = None, include_shadow: bool = False
+    ) -> dict[str, dict[str, float]]:
+        """Per version: requests, errors, mean latency; sums only, no rows."""
+        c = s.interactions.c
+        query = sa.select(
+            c.version,
+            sa.func.count(),
+            sa.func.sum(sa.case((c.error_kind.is_not(None), 1), else_=0)),
+            sa.func.avg(c.latency_ms),
+        ).group_by(c.version)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if not include_shadow:
+            query = query.where(c.shadow.is_(False))
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return {
+            v: {"requests": int(n), "errors": int(e or 0), "mean_latency_ms": float(m or 0.0)}
+            for v, n, e, m in rows
+        }
+
+    def latencies(self, version: str, *, since: float | None = None) -> list[float]:
+        c = s.interactions.c
+        query = sa.select(c.latency_ms).where(c.version == version, c.shadow.is_(False))
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        with self._connect() as conn:
+            return [float(x) for x in conn.execute(query).scalars()]
+
+    # -- scoring queue -------------------------------------------------------
+
+    def claim_unscored(self, limit: int, *, lease_s: float = 120.0) -> list[dict[str, Any]]:
+        """Claim up to `limit` unscored records for this worker.
+
+        On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED so several workers
+        never take the same row; a claim older than `lease_s` (a worker that
+        died) is taken over. SQLite runs one worker, and the same statement
+        works there because SQLAlchemy drops the locking clause.
+        """
+        c = s.interactions.c
+        now = time.time()
+        pick = (
+            sa.select(c.request_id)
+            .where(c.scored_at.is_(None))
+            .where(sa.or_(c.claimed_at.is_(None), c.claimed_at < now - lease_s))
+            .order_by(c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._begin() as conn:
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                sa.update(s.interactions).where(c.request_id.in_(ids)).values(claimed_at=now)
+            )
+            rows = conn.execute(sa.select(s.interactions).where(c.request_id.in_(ids))).all()
+        return [_row_dict(r) for r in rows]
+
+    def write_scores(self, updates: Sequence[ScoreUpdate]) -> None:
+        if not updates:
+            return
+        now = time.time()
+        c = s.interactions.c
+        stmt = (
+            sa.update(s.interactions)
+            .where(c.request_id == sa.bindparam("rid"))
+            .values(
+                scored_at=now,
+                scores_json=sa.bindparam("scores"),
+                evidence_json=sa.bindparam("evidence"),
+                **{name: sa.bindparam(f"f_{name}") for name in FLAG_COLUMNS},
+            )
+        )
+        rows = [
+            {
+                "rid": u.request_id,
+                "scores": _dumps(u.scores),
+                "evidence": _dumps(u.evidence),
+                **{f"f_{name}": bool(u.flags.get(name, False)) for name in FLAG_COLUMNS},
+            }
+            for u in updates
+        ]
+        with self._begin() as conn:
+            conn.execute(stmt, rows)
+
+    # -- rollout state -------------------------------------------------------
+
+    def load_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """(revision, state) of a rollout, or None if it was never saved."""
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(s.rollout_state.c.revision, s.rollout_state.c.state_json).where(
+                    s.rollout_state.c.name == name
+                )
+            ).first()
+        return None if row is None else (int(row[0]), _loads(row[1]))
+
+    def save_state(self, name: str, state: dict[str, Any], *, expected_revision: int) -> int:
+        """Write state if nobody else wrote since `expected_revision` (0 = new).
+
+        Returns the new revision; raises StaleState otherwise, so two writers
+        can never silently overwrite each other's decisions.
+        """
+        t = s.rollout_state
+        now = time.time()
+        with self._begin() as conn:
+            if expected_revision == 0:
+                stmt = (
+                    self._insert(t)
+                    .values(name=name, revision=1, updated_at=now, state_json=_dumps(state))
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(t.c.revision)
+                )
+            else:
+                stmt = (
+                    sa.update(t)
+                    .where(t.c.name == name, t.c.revision == expected_revision)
+                    .values(revision=expected_revision + 1, updated_at=now, state_json=_dumps(state))
+                    .returning(t.c.revision)
+                )
+            if conn.execute(stmt).first() is None:
+                raise StaleState(f"rollout {name!r} changed since revision {expected_revision}")
+        return expected_revision + 1
+
+    # -- audit log -----------------------------------------------------------
+
+    def append_event(
+        self,
+        rollout: str,
+        kind: str,
+        message: str,
+        *,
+        actor: str = "system",
+        data: dict[str, Any] | None = None,
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.insert(s.events).values(
+                    created_at=time.time(),
+                    rollout=rollout,
+                    kind=kind,
+                    actor=actor,
+                    message=message,
+                    data_json=_dumps(data),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def list_events(
+        self, rollout: str | None = None, *, after_id: int = 0, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        e = s.events.c
+        query = sa.select(s.events).where(e.id > after_id).order_by(e.id).limit(limit)
+        if rollout is not None:
+            query = query.where(e.rollout == rollout)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "created_at": r.created_at,
+                "rollout": r.rollout,
+                "kind": r.kind,
+                "actor": r.actor,
+                "message": r.message,
+                "data": _loads(r.data_json),
+            }
+            for r in rows
+        ]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the scoring worker and the dashboard read while the writer writes.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _record_row(r: InteractionRecord) -> dict[str, Any]:
+    return {
+        "request_id": r.request_id,
+        "created_at": r.created_at,
+        "version": r.version,
+        "endpoint": r.endpoint,
+        "status_code": r.status_code,
+        "latency_ms": r.latency_ms,
+        "stream": r.stream,
+        "sticky_key_hash": r.sticky_key_hash,
+        "session_id": r.session_id,
+        "request_json": _dumps(r.request_messages),
+        "response_text": r.response_text,
+        "error_kind": r.error_kind,
+        "ttft_ms": r.ttft_ms,
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "shadow": r.shadow,
+        "retried_from": r.retried_from,
+        "rollout_step": r.rollout_step,
+        "extra_json": _dumps(r.extra) if r.extra else None,
+    }
+
+
+def _row_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["request_messages"] = _loads(d.pop("request_json"))
+    d["extra"] = _loads(d.pop("extra_json")) or {}
+    d["scores"] = _loads(d.pop("scores_json"))
+    d["evidence"] = _loads(d.pop("evidence_json"))
+    return d

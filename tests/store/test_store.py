@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from saferollout.store import (
+    SCHEMA_VERSION,
+    InteractionRecord,
+    SchemaTooNew,
+    ScoreUpdate,
+    StaleState,
+    Store,
+    StoreUnavailable,
+    normalize_url,
+    redact_url,
+)
+
+
+def rec(i: int, version: str = "stable", **kw: object) -> InteractionRecord:
+    return InteractionRecord(
+        request_id=f"req_{i:06d}",
+        created_at=1_700_000_000 + i,
+        version=version,
+        endpoint="chat.completions",
+        status_code=200,
+        latency_ms=10.0 + i,
+        request_messages=[{"role": "user", "content": f"question {i}"}],
+        response_text=f"answer {i}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_schema_version_recorded(store: Store) -> None:
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_insert_is_idempotent_per_request_id(store: Store) -> None:
+    records = [rec(i) for i in range(10)]
+    assert store.insert_interactions(records) == 10
+    assert store.insert_interactions(records[5:] + [rec(10)]) == 1
+    assert store.count_interactions() == 11
+
+
+def test_round_trip(store: Store) -> None:
+    store.insert_interactions([rec(1, "canary", stream=True, ttft_ms=5.5, error_kind="stream_broken", extra={"k": 1})])
+    row = store.get_interaction("req_000001")
+    assert row is not None
+    assert row["version"] == "canary" and row["stream"] is True and row["ttft_ms"] == 5.5
+    assert row["request_messages"] == [{"role": "user", "content": "question 1"}]
+    assert row["extra"] == {"k": 1} and row["error_kind"] == "stream_broken"
+    assert store.get_interaction("nope") is None
+
+
+def test_summary_and_filters(store: Store) -> None:
+    store.insert_interactions(
+        [rec(i, "stable") for i in range(6)]
+        + [rec(100 + i, "canary", error_kind="timeout" if i == 0 else None) for i in range(4)]
+        + [rec(200, "canary", shadow=True)]
+    )
+    summary = store.version_summary()
+    assert summary["stable"]["requests"] == 6 and summary["stable"]["errors"] == 0
+    assert summary["canary"] == {"requests": 4, "errors": 1, "mean_latency_ms": pytest.approx(111.5)}
+    assert store.count_interactions("canary", shadow=True) == 1
+    assert len(store.list_interactions(version="canary", limit=10)) == 5
+    newest = store.list_interactions(limit=2)
+    assert [r["request_id"] for r in newest] == ["req_000200", "req_000103"]
+    assert sorted(store.latencies("stable")) == [10.0 + i for i in range(6)]
+
+
+def test_scoring_queue_claims_once_and_writes_flags(store: Store) -> None:
+    store.insert_interactions([rec(i) for i in range(5)])
+    first = store.claim_unscored(3)
+    second = store.claim_unscored(10)
+    assert len(first) == 3 and len(second) == 2
+    assert not {r["request_id"] for r in first} & {r["request_id"] for r in second}
+    assert store.claim_unscored(10) == []
+    store.write_scores(
+        [ScoreUpdate(r["request_id"], {"refusal": 0.9}, {"why": "x"}, {"refusal": True}) for r in first]
+    )
+    assert store.count_interactions(scored=True) == 3
+    assert len(store.list_interactions(flag="refusal")) == 3
+    row = store.get_interaction(first[0]["request_id"])
+    assert row is not None and row["scores"] == {"refusal": 0.9} and row["over_refusal"] is False
+    with pytest.raises(ValueError, match="unknown flag"):
+        store.list_interactions(flag="nope")
+
+
+def test_expired_claim_is_taken_over(store: Store) -> None:
+    store.insert_interactions([rec(1)])
+    assert len(store.claim_unscored(5)) == 1
+    assert store.claim_unscored(5, lease_s=120) == []
+    time.sleep(0.05)
+    assert len(store.claim_unscored(5, lease_s=0.01)) == 1
+
+
+def test_state_optimistic_concurrency(store: Store) -> None:
+    assert store.load_state("r") is None
+    assert store.save_state("r", {"step": 0}, expected_revision=0) == 1
+    with pytest.raises(StaleState):
+        store.save_state("r", {"step": 9}, expected_revision=0)
+    assert store.save_state("r", {"step": 1}, expected_revision=1) == 2
+    with pytest.raises(StaleState):
+        store.save_state("r", {"step": 5}, expected_revision=1)
+    assert store.load_state("r") == (2, {"step": 1})
+
+
+def test_events_append_only_in_order(store: Store) -> None:
+    ids = [store.append_event("r", "step", f"m{i}", actor="controller", data={"i": i}) for i in range(3)]
+    store.append_event("other", "x", "y")
+    assert ids == sorted(ids)
+    events = store.list_events("r")
+    assert [e["message"] for e in events] == ["m0", "m1", "m2"]
+    assert events[0]["data"] == {"i": 0} and events[0]["actor"] == "controller"
+    assert [e["message"] for e in store.list_events("r", after_id=ids[0])] == ["m1", "m2"]
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    def write(offset: int) -> None:
+        for batch in range(5):
+            store.insert_interactions([rec(offset + batch * 100 + i) for i in range(100)])
+
+    threads = [threading.Thread(target=write, args=(n * 10_000,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count_interactions() == 2000
+
+
+def test_newer_schema_is_refused(store_url: str) -> None:
+    import sqlalchemy as sa
+
+    s = Store(store_url)
+    with s.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE saferollout_meta SET value = '999' WHERE key = 'schema_version'"))
+    with pytest.raises(SchemaTooNew, match="999"):
+        Store(store_url)
+    with s.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE saferollout_meta SET value = '{SCHEMA_VERSION}'"))
+    s.close()
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    with pytest.raises(StoreUnavailable) as info:
+        Store("postgresql://postgres:hunter2@127.0.0.1:1/none")
+    assert "hunter2" not in str(info.value)
+
+
+def test_url_helpers() -> None:
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert "secret" not in redact_url("postgresql://u:secret@h/db")

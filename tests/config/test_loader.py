@@ -83,13 +83,15 @@ def test_missing_required_key() -> None:
 
 
 def test_wrong_type_has_line() -> None:
-    assert ("retry_on_stable", 6, "Input should be a valid boolean, unable to interpret input") in errors(
-        BASE + "retry_on_stable: sometimes\n"
-    )
+    assert (
+        "retry_on_stable",
+        6,
+        "Input should be a valid boolean, unable to interpret input",
+    ) in errors(BASE + "retry_on_stable: sometimes\n")
 
 
 def test_invalid_yaml_names_line() -> None:
-    [(path, line, message)] = errors("versions: [1,\n  2\nstable: a\n")
+    [(_path, line, message)] = errors("versions: [1,\n  2\nstable: a\n")
     assert line == 3 and message.startswith("invalid YAML")
 
 
@@ -109,7 +111,11 @@ def test_env_expansion() -> None:
 def test_missing_env_var_is_an_error_with_line() -> None:
     text = BASE.replace("http://127.0.0.1:9002/v1", "${CAND_URL}")
     found = errors(text)
-    assert found[0] == ("versions.canary.url", 3, "environment variable CAND_URL is not set (used as ${CAND_URL})")
+    assert found[0] == (
+        "versions.canary.url",
+        3,
+        "environment variable CAND_URL is not set (used as ${CAND_URL})",
+    )
 
 
 def test_empty_and_non_mapping_files() -> None:

@@ -39,12 +39,14 @@ def test_schema_version_recorded(store: Store) -> None:
 def test_insert_is_idempotent_per_request_id(store: Store) -> None:
     records = [rec(i) for i in range(10)]
     assert store.insert_interactions(records) == 10
-    assert store.insert_interactions(records[5:] + [rec(10)]) == 1
+    assert store.insert_interactions([*records[5:], rec(10)]) == 1
     assert store.count_interactions() == 11
 
 
 def test_round_trip(store: Store) -> None:
-    store.insert_interactions([rec(1, "canary", stream=True, ttft_ms=5.5, error_kind="stream_broken", extra={"k": 1})])
+    store.insert_interactions(
+        [rec(1, "canary", stream=True, ttft_ms=5.5, error_kind="stream_broken", extra={"k": 1})]
+    )
     row = store.get_interaction("req_000001")
     assert row is not None
     assert row["version"] == "canary" and row["stream"] is True and row["ttft_ms"] == 5.5
@@ -61,7 +63,11 @@ def test_summary_and_filters(store: Store) -> None:
     )
     summary = store.version_summary()
     assert summary["stable"]["requests"] == 6 and summary["stable"]["errors"] == 0
-    assert summary["canary"] == {"requests": 4, "errors": 1, "mean_latency_ms": pytest.approx(111.5)}
+    assert summary["canary"] == {
+        "requests": 4,
+        "errors": 1,
+        "mean_latency_ms": pytest.approx(111.5),
+    }
     assert store.count_interactions("canary", shadow=True) == 1
     assert len(store.list_interactions(version="canary", limit=10)) == 5
     newest = store.list_interactions(limit=2)
@@ -77,7 +83,10 @@ def test_scoring_queue_claims_once_and_writes_flags(store: Store) -> None:
     assert not {r["request_id"] for r in first} & {r["request_id"] for r in second}
     assert store.claim_unscored(10) == []
     store.write_scores(
-        [ScoreUpdate(r["request_id"], {"refusal": 0.9}, {"why": "x"}, {"refusal": True}) for r in first]
+        [
+            ScoreUpdate(r["request_id"], {"refusal": 0.9}, {"why": "x"}, {"refusal": True})
+            for r in first
+        ]
     )
     assert store.count_interactions(scored=True) == 3
     assert len(store.list_interactions(flag="refusal")) == 3
@@ -107,7 +116,10 @@ def test_state_optimistic_concurrency(store: Store) -> None:
 
 
 def test_events_append_only_in_order(store: Store) -> None:
-    ids = [store.append_event("r", "step", f"m{i}", actor="controller", data={"i": i}) for i in range(3)]
+    ids = [
+        store.append_event("r", "step", f"m{i}", actor="controller", data={"i": i})
+        for i in range(3)
+    ]
     store.append_event("other", "x", "y")
     assert ids == sorted(ids)
     events = store.list_events("r")
@@ -134,7 +146,9 @@ def test_newer_schema_is_refused(store_url: str) -> None:
 
     s = Store(store_url)
     with s.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE saferollout_meta SET value = '999' WHERE key = 'schema_version'"))
+        conn.execute(
+            sa.text("UPDATE saferollout_meta SET value = '999' WHERE key = 'schema_version'")
+        )
     with pytest.raises(SchemaTooNew, match="999"):
         Store(store_url)
     with s.engine.begin() as conn:

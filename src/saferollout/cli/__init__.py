@@ -15,8 +15,14 @@ import click
 # name -> ("module:attribute" of a click.Command, one-line help). The module is
 # imported only when that subcommand runs; --help shows the line from here.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "config": ("saferollout.cli._config:config", "Validate rollout.yaml, print its schema or hash."),
-    "serve": ("saferollout.cli._serve:serve", "Run the gateway in front of the configured versions."),
+    "config": (
+        "saferollout.cli._config:config",
+        "Validate rollout.yaml, print its schema or hash.",
+    ),
+    "serve": (
+        "saferollout.cli._serve:serve",
+        "Run the gateway in front of the configured versions.",
+    ),
     "demo": ("saferollout.cli._demo:demo", "Run a rollout on simulated model servers, end to end."),
     "simulate-backend": (
         "saferollout.cli._simulate:simulate_backend",

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from ..gateway import Gateway, UpstreamConfigError, make_redactor, run_gateway
+from ..gateway import Gateway, UpstreamConfigError, run_gateway
 from ..store import Store, StoreError
 from ._common import config_option, fail, load_or_exit, setup_logging
 
@@ -39,7 +39,8 @@ def serve(config_path: str, host: str | None, port: int | None, verbose: bool) -
     if cfg.server.admin_token_env:
         admin_token = os.environ.get(cfg.server.admin_token_env)
         if not admin_token:
-            fail(f"server.admin_token_env: environment variable {cfg.server.admin_token_env} is not set")
+            env = cfg.server.admin_token_env
+            fail(f"server.admin_token_env: environment variable {env} is not set")
     if admin_token is None and not _is_loopback(host):
         log.warning("no admin token configured: admin features stay off on non-loopback %s", host)
     try:
@@ -47,7 +48,7 @@ def serve(config_path: str, host: str | None, port: int | None, verbose: bool) -
     except StoreError as exc:
         fail(f"storage.url: {exc}", code=1)
     try:
-        gateway = Gateway(cfg, store, admin_token=admin_token, redact=make_redactor(cfg.logging.redact))
+        gateway = Gateway(cfg, store, admin_token=admin_token)
     except UpstreamConfigError as exc:
         fail(str(exc))
     weights = gateway.router.table.weights()

@@ -103,7 +103,9 @@ class _Builder:
         return None
 
 
-def parse_config(text: str, *, source: str = "<string>", env: dict[str, str] | None = None) -> RolloutConfig:
+def parse_config(
+    text: str, *, source: str = "<string>", env: dict[str, str] | None = None
+) -> RolloutConfig:
     """Parse and validate rollout.yaml text; raise ConfigError listing every problem."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

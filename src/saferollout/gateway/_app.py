@@ -28,6 +28,7 @@ from ..store import InteractionRecord, Store
 from . import _validation as v
 from ._errors import RequestError, error_response
 from ._metrics import GatewayMetrics
+from ._redact import make_redactor
 from ._upstream import Upstream
 from ._writer import RecordWriter
 
@@ -38,7 +39,11 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
     "completions": v.validate_completion,
     "embeddings": v.validate_embedding,
 }
-_PATHS = {"chat.completions": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+_PATHS = {
+    "chat.completions": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+}
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -64,12 +69,11 @@ class Gateway:
         store: Store,
         *,
         admin_token: str | None = None,
-        redact: Callable[[InteractionRecord], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.admin_token = admin_token
-        self.redact = redact
+        self.redact = make_redactor(config.logging.redact)
         self.upstreams = {name: Upstream(name, vc) for name, vc in config.versions.items()}
         table = RoutingTable.from_weights(
             config.stable, {config.candidate: config.strategy.initial_weight()}
@@ -192,7 +196,9 @@ class Gateway:
                 record.extra["retry_reason"] = result.kind
                 version = record.version = self.config.stable
                 t = time.perf_counter()
-                result = await self._attempt(request, record, version, endpoint, body, stream, started)
+                result = await self._attempt(
+                    request, record, version, endpoint, body, stream, started
+                )
                 upstream_s += time.perf_counter() - t
             if isinstance(result, _Failure):
                 self.metrics.errors.labels(version, result.kind).inc()
@@ -220,7 +226,8 @@ class Gateway:
         limit = self.config.server.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise RequestError(
-                413, f"request body is {request.content_length} bytes; the limit is {limit}",
+                413,
+                f"request body is {request.content_length} bytes; the limit is {limit}",
                 code="request_too_large",
             )
         try:
@@ -242,9 +249,10 @@ class Gateway:
                 code="override_not_allowed",
             )
         if name not in self.upstreams:
+            known = ", ".join(sorted(self.upstreams))
             raise RequestError(
                 400,
-                f"{OVERRIDE_HEADER}: unknown version {name!r}; known: {', '.join(sorted(self.upstreams))}",
+                f"{OVERRIDE_HEADER}: unknown version {name!r}; known: {known}",
                 code="unknown_version",
             )
         return name
@@ -386,13 +394,21 @@ def _failure_response(failure: _Failure, version: str, ids: dict[str, str]) -> w
     headers = {**ids, OVERRIDE_HEADER: version}
     if failure.kind == "upstream_5xx" and failure.body and failure.body.lstrip().startswith(b"{"):
         return web.Response(
-            status=failure.status, body=failure.body, content_type="application/json", headers=headers
+            status=failure.status,
+            body=failure.body,
+            content_type="application/json",
+            headers=headers,
         )
     messages = {
         "connect": (f"version {version!r} could not be reached", "upstream_unreachable"),
         "timeout": (f"version {version!r} did not answer in time", "upstream_timeout"),
-        "upstream_5xx": (f"version {version!r} failed with status {failure.status}", "upstream_error"),
+        "upstream_5xx": (
+            f"version {version!r} failed with status {failure.status}",
+            "upstream_error",
+        ),
         "upstream_error": (f"version {version!r} broke the connection", "upstream_error"),
     }
     message, code = messages[failure.kind]
-    return error_response(failure.status, message, type="upstream_error", code=code, headers=headers)
+    return error_response(
+        failure.status, message, type="upstream_error", code=code, headers=headers
+    )

@@ -34,7 +34,11 @@ class RequestError(Exception):
 
 
 def error_body(
-    message: str, *, type: str = "invalid_request_error", code: str | None = None, param: str | None = None
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
 ) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": type, "code": code, "param": param}})
 

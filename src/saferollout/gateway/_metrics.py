@@ -25,7 +25,7 @@ class GatewayMetrics:
         )
         self.errors = Counter(
             "saferollout_errors",
-            "Upstream errors by version and kind (connect, timeout, upstream_5xx, stream_broken...)",
+            "Upstream errors by version and kind (connect, timeout, upstream_5xx, ...)",
             ["version", "kind"],
             registry=r,
         )

@@ -40,7 +40,9 @@ def _mask_message(message: dict[str, Any], mask: Callable[[str], str]) -> dict[s
         return {**message, "content": mask(content)}
     if isinstance(content, list):
         parts = [
-            {**p, "text": mask(p["text"])} if isinstance(p, dict) and isinstance(p.get("text"), str) else p
+            {**p, "text": mask(p["text"])}
+            if isinstance(p, dict) and isinstance(p.get("text"), str)
+            else p
             for p in content
         ]
         return {**message, "content": parts}

@@ -83,7 +83,9 @@ class GatewayHandle:
 
 def start_gateway(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> GatewayHandle:
     loop = new_event_loop()
-    runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=gateway.config.server.shutdown_timeout_s)
+    runner = web.AppRunner(
+        gateway.app, access_log=None, shutdown_timeout=gateway.config.server.shutdown_timeout_s
+    )
     ready: dict[str, object] = {}
     started = threading.Event()
 

@@ -20,11 +20,15 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw:
-        raise RequestError(400, "request body is empty; expected a JSON object", code="invalid_json")
+        raise RequestError(
+            400, "request body is empty; expected a JSON object", code="invalid_json"
+        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RequestError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise RequestError(
+            400, f"request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise RequestError(400, "request body must be a JSON object", code="invalid_json")
     return body
@@ -47,7 +51,9 @@ def validate_chat(body: dict[str, Any]) -> None:
     _check_common(body)
     messages = body.get("messages")
     if messages is None:
-        raise RequestError(400, "'messages' is required", code="missing_required_parameter", param="messages")
+        raise RequestError(
+            400, "'messages' is required", code="missing_required_parameter", param="messages"
+        )
     if not isinstance(messages, list) or not messages:
         raise _type_error("messages", "a non-empty array")
     for i, msg in enumerate(messages):
@@ -71,7 +77,9 @@ def validate_completion(body: dict[str, Any]) -> None:
     _check_common(body)
     prompt = body.get("prompt")
     if prompt is None:
-        raise RequestError(400, "'prompt' is required", code="missing_required_parameter", param="prompt")
+        raise RequestError(
+            400, "'prompt' is required", code="missing_required_parameter", param="prompt"
+        )
     if not isinstance(prompt, str | list):
         raise _type_error("prompt", "a string or an array")
 
@@ -80,7 +88,9 @@ def validate_embedding(body: dict[str, Any]) -> None:
     _check_common(body)
     value = body.get("input")
     if value is None:
-        raise RequestError(400, "'input' is required", code="missing_required_parameter", param="input")
+        raise RequestError(
+            400, "'input' is required", code="missing_required_parameter", param="input"
+        )
     if not isinstance(value, str | list):
         raise _type_error("input", "a string or an array")
 

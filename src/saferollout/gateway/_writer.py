@@ -69,7 +69,9 @@ class RecordWriter:
         self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.error("record writer did not finish in %.0fs; %d records unwritten", timeout, self.pending)
+            log.error(
+                "record writer did not finish in %.0fs; %d records unwritten", timeout, self.pending
+            )
 
     def _run(self) -> None:
         backoff = self.flush_interval_s

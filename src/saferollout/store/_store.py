@@ -307,7 +307,9 @@ class Store:
                 stmt = (
                     sa.update(t)
                     .where(t.c.name == name, t.c.revision == expected_revision)
-                    .values(revision=expected_revision + 1, updated_at=now, state_json=_dumps(state))
+                    .values(
+                        revision=expected_revision + 1, updated_at=now, state_json=_dumps(state)
+                    )
                     .returning(t.c.revision)
                 )
             if conn.execute(stmt).first() is None:

@@ -1,0 +1,3 @@
+from saferollout.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""The `saferollout` command as users run it: real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+from saferollout.simulation import Profile, start_backend
+from saferollout.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "saferollout"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_help_lists_commands() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for name in ("serve", "demo", "config", "simulate-backend"):
+        assert name in out.stdout
+
+
+def test_config_validate_ok_and_errors(tmp_path: Path) -> None:
+    ok = run("config", "validate", str(ROOT / "examples" / "rollout.yaml"))
+    assert ok.returncode == 0 and ok.stdout.strip() == "OK"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("versions:\n  a: {url: 'x', model: m}\nstable: a\ncandidate: b\nextra: 1\n")
+    out = run("config", "validate", str(bad))
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert f"{bad}: line 2: versions.a.url: must start with http:// or https://" in lines
+    assert f"{bad}: line 5: extra: unknown key" in lines
+    missing = run("config", "validate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_config_schema_and_hash() -> None:
+    schema = json.loads(run("config", "schema").stdout)
+    assert schema["additionalProperties"] is False
+    assert {"versions", "stable", "candidate", "strategy", "storage"} <= set(schema["properties"])
+    h = run("config", "hash", str(ROOT / "examples" / "rollout.yaml"))
+    assert h.returncode == 0 and len(h.stdout.strip()) == 64
+
+
+def test_bad_usage_exits_2() -> None:
+    assert run("serve").returncode == 2
+    assert run("no-such-command").returncode == 2
+
+
+def test_serve_drains_and_flushes_on_sigterm(tmp_path: Path) -> None:
+    calm = Profile(name="calm", error_rate=0.0)
+    with (
+        start_backend(calm, latency_ms=300) as stable,
+        start_backend(calm, latency_ms=300) as canary,
+    ):
+        db = tmp_path / "serve.db"
+        port = _free_port()
+        config = tmp_path / "rollout.yaml"
+        config.write_text(
+            f"""
+versions:
+  stable: {{url: "{stable.base_url}", model: m1}}
+  canary: {{url: "{canary.base_url}", model: m2}}
+stable: stable
+candidate: canary
+strategy: {{steps: [{{weight: 10}}]}}
+storage: {{url: "sqlite:///{db}"}}
+server: {{port: {port}, flush_interval_s: 2}}
+"""
+        )
+        log = tmp_path / "serve.log"
+        with log.open("w") as log_file:
+            proc = subprocess.Popen(
+                [*CLI, "serve", "-c", str(config)], stdout=log_file, stderr=subprocess.STDOUT
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url, proc, log)
+
+            async def traffic() -> list[int]:
+                async with aiohttp.ClientSession() as session:
+
+                    async def one(i: int) -> int:
+                        body = {
+                            "messages": [{"role": "user", "content": f"hello {i}"}],
+                            "stream": i % 2 == 0,
+                        }
+                        async with session.post(url + "/v1/chat/completions", json=body) as r:
+                            await r.read()
+                            return r.status
+
+                    tasks = [asyncio.create_task(one(i)) for i in range(30)]
+                    await asyncio.sleep(0.1)  # all in flight, waiting on the 300 ms models
+                    proc.send_signal(signal.SIGTERM)
+                    return await asyncio.gather(*tasks)
+
+            statuses = asyncio.run(traffic())
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert statuses == [200] * 30
+        store = Store(f"sqlite:///{db}")
+        # flush_interval_s is 2 s and the process exited sooner: only the
+        # shutdown flush can have written these.
+        assert store.count_interactions() == 30
+        store.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {log.read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not become ready")
+
+
+def test_serve_refuses_missing_secret_env(tmp_path: Path) -> None:
+    config = tmp_path / "rollout.yaml"
+    config.write_text(
+        """
+versions:
+  stable: {url: "http://127.0.0.1:9/v1", model: m1, api_key_env: SR_TEST_KEY_THAT_IS_UNSET}
+  canary: {url: "http://127.0.0.1:9/v1", model: m2}
+stable: stable
+candidate: canary
+"""
+        + f'storage: {{url: "sqlite:///{tmp_path / "x.db"}"}}\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SR_TEST_KEY_THAT_IS_UNSET"}
+    out = run("serve", "-c", str(config), env=env)
+    assert out.returncode == 2
+    assert "SR_TEST_KEY_THAT_IS_UNSET is not set" in out.stderr

@@ -1,0 +1,84 @@
+"""Gateway fixtures: real simulated model servers and a real gateway on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from saferollout.config import RolloutConfig, parse_config
+from saferollout.gateway import Gateway, GatewayHandle, start_gateway
+from saferollout.simulation import BackendHandle, Profile, start_backend
+from saferollout.store import Store
+
+# Deterministic behaviours for gateway tests: the gateway must pass through
+# whatever the model says, so the model should say it every time.
+CALM = Profile(name="calm", error_rate=0.0, pii_leak_rate=0.0, toxic_rate=0.0)
+BROKEN = Profile(name="broken", error_rate=1.0)
+STALLING = Profile(name="stalling", error_rate=0.0, stall_rate=1.0)
+
+
+def free_port() -> int:
+    """A port nothing listens on (for 'connection refused')."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_config(
+    stable_url: str, candidate_url: str, weight: float = 50, **extra: Any
+) -> RolloutConfig:
+    server = extra.pop("server", {})
+    yaml = f"""
+name: test-rollout
+versions:
+  stable: {{url: "{stable_url}", model: model-stable, timeout_s: {extra.pop("stable_timeout", 10)}}}
+  canary: {{url: "{candidate_url}", model: model-canary, timeout_s: {extra.pop("timeout_s", 10)}}}
+stable: stable
+candidate: canary
+strategy: {{type: canary, steps: [{{weight: {weight}}}]}}
+retry_on_stable: {str(extra.pop("retry_on_stable", True)).lower()}
+server: {{flush_interval_s: 0.05, max_body_bytes: {server.get("max_body_bytes", 65536)}}}
+logging: {{redact: {extra.pop("redact", "none")}}}
+"""
+    assert not extra, extra
+    return parse_config(yaml, env={})
+
+
+@pytest.fixture
+def backends() -> Iterator[Callable[..., BackendHandle]]:
+    started: list[BackendHandle] = []
+
+    def start(profile: str | Profile = CALM, **settings: Any) -> BackendHandle:
+        settings.setdefault("latency_ms", 1)
+        handle = start_backend(profile, **settings)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'gw.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def gateway_factory(sqlite_store: Store) -> Iterator[Callable[..., GatewayHandle]]:
+    handles: list[GatewayHandle] = []
+
+    def start(config: RolloutConfig, store: Store | None = None, **kw: Any) -> GatewayHandle:
+        handle = start_gateway(Gateway(config, store or sqlite_store, **kw))
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()

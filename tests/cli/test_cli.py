@@ -157,3 +157,15 @@ candidate: canary
     out = run("serve", "-c", str(config), env=env)
     assert out.returncode == 2
     assert "SR_TEST_KEY_THAT_IS_UNSET is not set" in out.stderr
+
+
+def test_demo_records_every_request(tmp_path: Path) -> None:
+    out = run("demo", "--requests", "300", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "300 requests" in out.stderr and "lost: 0" in out.stderr
+    assert "stable" in out.stdout and "candidate" in out.stdout
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+    summary = store.version_summary()
+    store.close()
+    assert sum(s["requests"] for s in summary.values()) == 300
+    assert 0 < summary["candidate"]["requests"] < 90  # about 10% of 300

@@ -19,13 +19,13 @@ from saferollout.store import (
 
 
 def rec(i: int, version: str = "stable", **kw: object) -> InteractionRecord:
+    kw.setdefault("latency_ms", 10.0 + i)
     return InteractionRecord(
         request_id=f"req_{i:06d}",
         created_at=1_700_000_000 + i,
         version=version,
         endpoint="chat.completions",
         status_code=200,
-        latency_ms=10.0 + i,
         request_messages=[{"role": "user", "content": f"question {i}"}],
         response_text=f"answer {i}",
         **kw,  # type: ignore[arg-type]
@@ -166,3 +166,30 @@ def test_url_helpers() -> None:
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
     assert "secret" not in redact_url("postgresql://u:secret@h/db")
+
+
+def test_aggregate_versions_counts_in_the_database(store: Store) -> None:
+    records = [rec(i, "stable", latency_ms=40.0) for i in range(10)]
+    records += [rec(100 + i, "canary", latency_ms=120.0) for i in range(5)]
+    records += [
+        rec(200, "canary", error_kind="timeout", latency_ms=2500.0),
+        rec(201, "canary", error_kind="client_disconnected"),  # not the version's fault
+        rec(202, "stable", retried_from="canary"),  # canary failed, stable answered
+        rec(203, "canary", shadow=True),
+    ]
+    store.insert_interactions(records)
+    store.write_scores(
+        [ScoreUpdate(f"req_{i:06d}", {}, {}, {"refusal": i < 2}) for i in range(4)]
+        + [ScoreUpdate("req_000100", {}, {}, {"safety_violation": True, "pii_leak": True})]
+    )
+    aggs = store.aggregate_versions(since=0)
+    stable, canary = aggs["stable"], aggs["canary"]
+    assert stable.requests == 11 and stable.errors == 0
+    assert stable.scored == 4 and stable.flags["refusal"] == 2 and stable.flags["pii_leak"] == 0
+    # 5 plain + timeout + disconnect + shadow + 1 retried away = 9 requests, 2 errors
+    assert canary.requests == 9 and canary.errors == 2 and canary.shadow == 1
+    assert canary.scored == 1 and canary.flags["safety_violation"] == 1
+    assert stable.latency_quantile(0.5) == 50  # bucket [25, 50)
+    assert canary.latency_quantile(0.99) == 3000
+    # From t=150: timeout, disconnect, shadow, and the one retried away.
+    assert store.aggregate_versions(since=1_700_000_000 + 150)["canary"].requests == 4

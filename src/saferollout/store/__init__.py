@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._aggregates import LATENCY_BUCKETS_MS, VersionAggregate
 from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 from ._schema import SCHEMA_VERSION
@@ -9,6 +10,7 @@ from ._store import Store, normalize_url, redact_url
 
 __all__ = [
     "FLAG_COLUMNS",
+    "LATENCY_BUCKETS_MS",
     "SCHEMA_VERSION",
     "InteractionRecord",
     "SchemaTooNew",
@@ -17,6 +19,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "VersionAggregate",
     "normalize_url",
     "redact_url",
 ]

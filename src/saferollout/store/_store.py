@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import _schema as s
+from ._aggregates import VersionAggregate, aggregate_versions
 from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 
@@ -217,6 +218,13 @@ class Store:
             query = query.where(c.created_at >= since)
         with self._connect() as conn:
             return [float(x) for x in conn.execute(query).scalars()]
+
+    def aggregate_versions(
+        self, *, since: float, until: float | None = None
+    ) -> dict[str, VersionAggregate]:
+        """Per-version sums and counts in [since, until): see _aggregates."""
+        with self._connect() as conn:
+            return aggregate_versions(conn, since=since, until=until)
 
     # -- scoring queue -------------------------------------------------------
 

@@ -12,6 +12,7 @@ from ._loader import (
     version_hash,
 )
 from ._models import (
+    METRICS,
     CanaryStep,
     LoggingConfig,
     PauseConfig,
@@ -21,11 +22,14 @@ from ._models import (
     StickySource,
     StorageConfig,
     StrategyConfig,
+    TriggerConfig,
     VersionConfig,
+    default_triggers,
 )
 from ._safety import SafetyConfig
 
 __all__ = [
+    "METRICS",
     "CanaryStep",
     "ConfigError",
     "ConfigIssue",
@@ -38,9 +42,11 @@ __all__ = [
     "StickySource",
     "StorageConfig",
     "StrategyConfig",
+    "TriggerConfig",
     "VersionConfig",
     "config_hash",
     "config_schema",
+    "default_triggers",
     "load_config",
     "parse_config",
     "version_hash",

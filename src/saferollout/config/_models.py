@@ -66,12 +66,87 @@ DEFAULT_CANARY_STEPS = [
 class StrategyConfig(_Model):
     type: Literal["canary", "blue_green", "ab", "shadow"] = "canary"
     steps: list[CanaryStep] = Field(default_factory=lambda: list(DEFAULT_CANARY_STEPS))
+    interval_s: float = Field(
+        default=2.0, gt=0, le=60, description="How often the controller judges and decides"
+    )
+    fast_rollback_window_s: float = Field(
+        default=3600,
+        ge=0,
+        description="After promotion, how long the old stable is kept for an instant rollback",
+    )
+    max_hold_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="A step whose pause is over but whose analysis stays inconclusive this "
+        "long pauses for a human (none: hold until the data decides)",
+    )
 
     def initial_weight(self) -> float:
         """Candidate weight before the controller acts: the first step that sets one."""
         if self.type != "canary":
             return 0.0
         return next((s.weight for s in self.steps if s.weight is not None), 0.0)
+
+
+METRICS = (
+    "safety_violation_rate",
+    "harmful_compliance_rate",
+    "pii_leak_rate",
+    "over_refusal_rate",
+    "refusal_rate",
+    "guardrail_trigger_rate",
+    "anomaly_rate",
+    "error_rate",
+    "latency_p95_ms",
+)
+MetricName = Literal[
+    "safety_violation_rate",
+    "harmful_compliance_rate",
+    "pii_leak_rate",
+    "over_refusal_rate",
+    "refusal_rate",
+    "guardrail_trigger_rate",
+    "anomaly_rate",
+    "error_rate",
+    "latency_p95_ms",
+]
+
+
+class TriggerConfig(_Model):
+    """One rule the controller checks on every tick.
+
+    `relative`: fails when the candidate is worse than stable by more than
+    `margin` (rate points, or ms for latency) with always-valid confidence.
+    `absolute`: fails when the candidate's upper confidence bound is above
+    `threshold`, whatever stable does.
+    """
+
+    metric: MetricName
+    compare: Literal["relative", "absolute"] = "relative"
+    margin: float = Field(default=0.0, ge=0, description="Tolerated increase over stable")
+    threshold: float | None = Field(default=None, ge=0, description="Absolute upper limit")
+    min_samples: int = Field(default=100, ge=1, description="Candidate samples before judging")
+    critical: bool = Field(default=False, description="Fail at once, without consecutive checks")
+    action: Literal["rollback", "pause", "alert"] = "rollback"
+    dry_run: bool = Field(default=False, description="Judge and record, never act")
+
+    @model_validator(mode="after")
+    def _threshold_for_absolute(self) -> TriggerConfig:
+        if self.compare == "absolute" and self.threshold is None:
+            raise ValueError("an absolute trigger needs `threshold`")
+        return self
+
+
+def default_triggers() -> list[TriggerConfig]:
+    """Built-in rules for the safety metrics, errors and latency."""
+    return [
+        TriggerConfig(metric="harmful_compliance_rate", margin=0.005, critical=True),
+        TriggerConfig(metric="pii_leak_rate", margin=0.002, critical=True),
+        TriggerConfig(metric="safety_violation_rate", margin=0.01),
+        TriggerConfig(metric="over_refusal_rate", margin=0.03),
+        TriggerConfig(metric="error_rate", margin=0.01),
+        TriggerConfig(metric="latency_p95_ms", margin=500, action="alert"),
+    ]
 
 
 class StickySource(_Model):
@@ -137,6 +212,10 @@ class RolloutConfig(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    triggers: list[TriggerConfig] = Field(
+        default_factory=default_triggers,
+        description="Rollback, pause and alert rules; the default covers the safety metrics",
+    )
     retry_on_stable: bool = Field(
         default=True,
         description="Retry on stable when the candidate fails before any byte reached the client",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._admin import ACTIONS, RolloutControl
 from ._app import OVERRIDE_HEADER, Gateway
 from ._errors import RequestError, error_body
 from ._redact import make_redactor
@@ -10,11 +11,13 @@ from ._upstream import UpstreamConfigError
 from ._writer import RecordWriter
 
 __all__ = [
+    "ACTIONS",
     "OVERRIDE_HEADER",
     "Gateway",
     "GatewayHandle",
     "RecordWriter",
     "RequestError",
+    "RolloutControl",
     "UpstreamConfigError",
     "error_body",
     "make_redactor",

@@ -9,7 +9,6 @@ never scores; the raw upstream body is parsed later by the writer thread.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 import time
@@ -26,6 +25,7 @@ from ..config import RolloutConfig
 from ..routing import Router, RoutingTable, hash_key, sticky_key
 from ..store import InteractionRecord, Store
 from . import _validation as v
+from ._admin import AdminRoutes, is_admin
 from ._errors import RequestError, error_response
 from ._metrics import GatewayMetrics
 from ._redact import make_redactor
@@ -75,6 +75,9 @@ class Gateway:
         self.admin_token = admin_token
         self.redact = make_redactor(config.logging.redact)
         self.upstreams = {name: Upstream(name, vc) for name, vc in config.versions.items()}
+        # Until a controller takes over, route with the first step's weight.
+        self.stable = config.stable
+        self.step: int | None = None
         table = RoutingTable.from_weights(
             config.stable, {config.candidate: config.strategy.initial_weight()}
         )
@@ -86,6 +89,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.metrics.set_weights(table.weights())
         self.writer: RecordWriter | None = None
+        self.admin = AdminRoutes(store, config.name, admin_token)
         self.app = self._build_app()
 
     # -- wiring ----------------------------------------------------------------
@@ -99,6 +103,7 @@ class Gateway:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.prometheus)
+        self.admin.register(app)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -142,9 +147,21 @@ class Gateway:
                 m.tokens.labels(r.version, "output").inc(r.completion_tokens)
 
     def set_weights(self, weights: dict[str, float]) -> None:
-        """Change the routing table at once (the controller's lever)."""
-        table = RoutingTable.from_weights(self.config.stable, weights)
+        """Change the shares of the non-stable versions at once."""
+        self.apply_routing(self.stable, weights, self.step)
+
+    def apply_routing(
+        self, stable: str, weights: dict[str, float], step: int | None = None
+    ) -> None:
+        """The controller's lever: which version is stable and who gets what share.
+
+        Safe from any thread: the router swaps one immutable table, and the
+        next request reads the new one.
+        """
+        table = RoutingTable.from_weights(stable, weights)
         self.router.set_table(table)
+        self.stable = stable
+        self.step = step
         self.metrics.set_weights(table.weights())
 
     # -- the request path ------------------------------------------------------
@@ -180,6 +197,7 @@ class Gateway:
             sticky_key_hash=None if key is None else hash_key(key),
             session_id=request.headers.get("X-Session-Id"),
             request_messages=v.messages_of(endpoint, body),
+            rollout_step=self.step,
         )
         if forced:
             record.extra["forced"] = True
@@ -194,7 +212,7 @@ class Gateway:
                 self.metrics.retries.labels(version).inc()
                 record.retried_from = version
                 record.extra["retry_reason"] = result.kind
-                version = record.version = self.config.stable
+                version = record.version = self.stable
                 t = time.perf_counter()
                 result = await self._attempt(
                     request, record, version, endpoint, body, stream, started
@@ -258,15 +276,11 @@ class Gateway:
         return name
 
     def _is_admin(self, request: web.Request) -> bool:
-        if not self.admin_token:
-            return False
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(auth[7:].encode(), self.admin_token.encode())
+        # Forcing a version always needs a real token, even from loopback.
+        return self.admin_token is not None and is_admin(request, self.admin_token)
 
     def _may_retry(self, version: str, forced: str | None) -> bool:
-        return self.config.retry_on_stable and version != self.config.stable and forced is None
+        return self.config.retry_on_stable and version != self.stable and forced is None
 
     async def _attempt(
         self,

@@ -226,6 +226,20 @@ class Store:
         with self._connect() as conn:
             return aggregate_versions(conn, since=since, until=until)
 
+    def sessions_of(self, version: str, *, since: float | None = None) -> list[str]:
+        """Conversation ids that a version answered at least once (audit after a rollback)."""
+        c = s.interactions.c
+        query = (
+            sa.select(c.session_id)
+            .where(c.version == version, c.session_id.is_not(None), c.shadow.is_(False))
+            .group_by(c.session_id)
+            .order_by(sa.func.min(c.created_at))
+        )
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        with self._connect() as conn:
+            return [str(x) for x in conn.execute(query).scalars()]
+
     # -- scoring queue -------------------------------------------------------
 
     def claim_unscored(self, limit: int, *, lease_s: float = 120.0) -> list[dict[str, Any]]:

@@ -1,0 +1,23 @@
+"""The rollout controller: strategies as state machines, triggers, decisions, audit."""
+
+from __future__ import annotations
+
+from ._controller import ApplyRouting, Controller, InvalidAction
+from ._judgement import Decision, Judge, Judgement, MetricVerdict, Status
+from ._loop import ControllerLoop
+from ._state import Action, Phase, RolloutState
+
+__all__ = [
+    "Action",
+    "ApplyRouting",
+    "Controller",
+    "ControllerLoop",
+    "Decision",
+    "InvalidAction",
+    "Judge",
+    "Judgement",
+    "MetricVerdict",
+    "Phase",
+    "RolloutState",
+    "Status",
+]

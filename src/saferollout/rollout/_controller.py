@@ -1,0 +1,363 @@
+"""The controller: turns judgements and operator actions into routing decisions.
+
+`tick()` is a short dispatcher in the manner of Argo Rollouts' reconcile: judge
+the data, act on a failing trigger, then move the step along. Every change of
+state goes through `_commit`, which applies routing in-process first (a
+rollback reaches the next request within microseconds), then persists the
+state with optimistic concurrency and appends the audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..config import RolloutConfig, config_hash
+from ..store import StaleState, Store, VersionAggregate
+from ._judgement import Decision, Judge, Judgement
+from ._state import Action, Phase, RolloutState
+
+log = logging.getLogger("saferollout.rollout")
+
+ApplyRouting = Callable[[str, dict[str, float], int | None], None]
+"""(stable, weights of the other versions in percent, step index) -> None"""
+
+
+class InvalidAction(ValueError):
+    """An operator action that the rollout's current phase does not allow."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(message)
+        self.action = action
+
+
+class Controller:
+    def __init__(
+        self,
+        config: RolloutConfig,
+        store: Store,
+        judge: Judge,
+        *,
+        apply_routing: ApplyRouting,
+        clock: Callable[[], float] = time.time,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.judge = judge
+        self.apply_routing = apply_routing
+        self.clock = clock
+        self.on_event = on_event
+        self.steps = config.strategy.steps
+        self.last_judgement: Judgement | None = None
+        self._alerting: set[str] = set()
+        self._lock = threading.RLock()
+        self.revision = 0
+        self.state = self._load_or_create()
+
+    # -- start-up ------------------------------------------------------------
+
+    def _load_or_create(self) -> RolloutState:
+        loaded = self.store.load_state(self.config.name)
+        digest = config_hash(self.config)
+        if loaded is not None:
+            revision, data = loaded
+            state = RolloutState.from_dict(data)
+            same_rollout = (state.stable, state.candidate) == (
+                self.config.stable,
+                self.config.candidate,
+            )
+            promoted_same = state.phase is Phase.PROMOTED and state.stable == self.config.candidate
+            if same_rollout or promoted_same:
+                self.revision = revision
+                self._apply(state)
+                log.info(
+                    "resuming rollout %s: %s at step %d", state.name, state.phase, state.step_index
+                )
+                return state
+            # The config names a new candidate: a new rollout replaces the old state.
+            self.revision = revision
+        now = self.clock()
+        state = RolloutState(
+            name=self.config.name,
+            strategy=self.config.strategy.type,
+            stable=self.config.stable,
+            candidate=self.config.candidate,
+            phase=Phase.PROGRESSING,
+            started_at=now,
+            config_hash=digest,
+        )
+        self._enter_step(state, 0, now, candidate_requests=0)
+        self.state = state
+        self._commit("rollout_started", f"rollout of {state.candidate} started", actor="controller")
+        return state
+
+    # -- the reconcile loop ----------------------------------------------------
+
+    def tick(self) -> Judgement | None:
+        """One pass: judge, act on failures, move the step. Safe to call any time."""
+        with self._lock:
+            state = self.state
+            now = self.clock()
+            if state.phase is Phase.PROMOTED:
+                self._release_standby(now)
+                return None
+            if state.phase.finished:
+                return None
+            aggregates = self.store.aggregate_versions(since=state.started_at)
+            judgement = self.judge(
+                aggregates,
+                stable=state.stable,
+                candidate=state.candidate,
+                weights=state.weights,
+                elapsed_s=now - state.started_at,
+                fail_streaks=state.fail_streaks,
+            )
+            self.last_judgement = judgement
+            state.fail_streaks = dict(judgement.fail_streaks)
+            self._alert_on_failures(judgement)
+            if judgement.decision is Decision.ROLLBACK:
+                self._rollback(f"trigger: {judgement.reason}", "controller", judgement)
+            elif judgement.decision is Decision.PAUSE and state.phase is Phase.PROGRESSING:
+                self._pause(f"trigger: {judgement.reason}", "controller")
+            elif state.phase is Phase.PROGRESSING:
+                self._progress(now, aggregates.get(state.candidate), judgement)
+            return judgement
+
+    def _progress(
+        self, now: float, candidate: VersionAggregate | None, judgement: Judgement
+    ) -> None:
+        state = self.state
+        served = 0 if candidate is None else candidate.requests - candidate.shadow
+        if not self._pause_over(state, now, served):
+            return
+        if judgement.decision is Decision.ADVANCE:
+            state.hold_since = None
+            self._advance("controller", f"step {state.step_index + 1} complete; analysis passed")
+            return
+        if state.hold_since is None:
+            state.hold_since = now
+            self._commit("step_holding", f"step {state.step_index + 1} holds: {judgement.reason}")
+        limit = self.config.strategy.max_hold_s
+        if limit is not None and now - state.hold_since >= limit:
+            self._pause(
+                f"analysis inconclusive for {limit:g}s at step {state.step_index + 1}", "controller"
+            )
+
+    def _pause_over(self, state: RolloutState, now: float, served: int) -> bool:
+        pause = self.steps[state.step_index].pause
+        if pause is None:
+            return True
+        if pause.requests is None and pause.seconds is None:
+            return False  # `pause: {}` waits for a human to promote
+        if pause.requests is not None and served - state.step_start_requests < pause.requests:
+            return False
+        return not (pause.seconds is not None and now - state.step_started_at < pause.seconds)
+
+    # -- operator actions ------------------------------------------------------
+
+    def act(
+        self, action: str, *, actor: str = "operator", full: bool = False, reason: str = ""
+    ) -> RolloutState:
+        """Carry out an admin action, or raise InvalidAction and change nothing."""
+        try:
+            kind = Action(action)
+        except ValueError:
+            known = ", ".join(a.value for a in Action)
+            raise InvalidAction(action, f"unknown action {action!r}; one of {known}") from None
+        why = f" ({reason})" if reason else ""
+        with self._lock:
+            phase = self.state.phase
+            if kind is Action.ROLLBACK:
+                if phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+                    raise InvalidAction(action, f"nothing to roll back: the rollout is {phase}")
+                if phase is Phase.PROMOTED and self.state.previous_stable is None:
+                    raise InvalidAction(
+                        action, "the fast-rollback window after promotion has closed"
+                    )
+                self._rollback(f"requested by {actor}{why}", actor)
+            elif phase.finished:
+                raise InvalidAction(action, f"the rollout is {phase}; {action} is not possible")
+            elif kind is Action.PROMOTE:
+                if full:
+                    self._promote(actor, f"full promotion requested by {actor}{why}")
+                else:
+                    self.state.phase = Phase.PROGRESSING
+                    self._advance(actor, f"promoted by {actor}{why}")
+            elif kind is Action.PAUSE:
+                if phase is Phase.PAUSED:
+                    raise InvalidAction(action, "the rollout is already paused")
+                self._pause(f"paused by {actor}{why}", actor)
+            elif kind is Action.RESUME:
+                if phase is not Phase.PAUSED:
+                    raise InvalidAction(action, f"the rollout is {phase}, not paused")
+                self.state.phase = Phase.PROGRESSING
+                self.state.hold_since = None
+                self._commit("resumed", f"resumed by {actor}{why}", actor=actor)
+            elif kind is Action.ABORT:
+                self._stop_candidate(Phase.ABORTED, f"aborted by {actor}{why}", actor, "aborted")
+            elif kind is Action.SWITCH:
+                raise InvalidAction(action, "switch is for blue_green rollouts; use promote")
+            return self.state
+
+    # -- transitions -----------------------------------------------------------
+
+    def _enter_step(
+        self, state: RolloutState, index: int, now: float, candidate_requests: int
+    ) -> None:
+        state.step_index = index
+        state.step_started_at = now
+        state.step_start_requests = candidate_requests
+        state.hold_since = None
+        weight = self.steps[index].weight if self.steps else None
+        if weight is not None:
+            state.weights = {state.candidate: float(weight)}
+
+    def _advance(self, actor: str, reason: str) -> None:
+        state = self.state
+        if state.step_index + 1 >= len(self.steps):
+            self._promote(actor, reason + "; last step done")
+            return
+        served = self._candidate_requests()
+        self._enter_step(state, state.step_index + 1, self.clock(), served)
+        self._commit(
+            "step_advanced",
+            f"step {state.step_index + 1}/{len(self.steps)}: "
+            f"candidate at {state.candidate_weight:g}% ({reason})",
+            actor=actor,
+        )
+
+    def _promote(self, actor: str, reason: str) -> None:
+        state = self.state
+        now = self.clock()
+        state.previous_stable = state.stable
+        state.stable = state.candidate
+        state.weights = {}
+        state.phase = Phase.PROMOTED
+        state.finished_at = now
+        state.standby_until = now + self.config.strategy.fast_rollback_window_s
+        state.reason = reason
+        self._commit("promoted", f"{state.candidate} promoted to stable ({reason})", actor=actor)
+
+    def _pause(self, reason: str, actor: str) -> None:
+        self.state.phase = Phase.PAUSED
+        self.state.reason = reason
+        self._commit("paused", reason, actor=actor)
+
+    def _rollback(self, reason: str, actor: str, judgement: Judgement | None = None) -> None:
+        state = self.state
+        if state.phase is Phase.PROMOTED and state.previous_stable is not None:
+            # Fast rollback: the old stable is still on standby; switch back at once.
+            state.candidate, state.stable = state.stable, state.previous_stable
+            state.previous_stable = None
+        self._stop_candidate(Phase.ROLLED_BACK, reason, actor, "rolled_back", judgement)
+
+    def _stop_candidate(
+        self, phase: Phase, reason: str, actor: str, kind: str, judgement: Judgement | None = None
+    ) -> None:
+        state = self.state
+        state.weights = {state.candidate: 0.0}
+        state.phase = phase
+        state.reason = reason
+        state.finished_at = self.clock()
+        data = {"judgement": judgement.to_dict()} if judgement else None
+        self._commit(kind, f"{state.candidate} at 0%: {reason}", actor=actor, data=data)
+
+    def _release_standby(self, now: float) -> None:
+        state = self.state
+        if (
+            state.previous_stable is not None
+            and state.standby_until is not None
+            and now >= state.standby_until
+        ):
+            old = state.previous_stable
+            state.previous_stable = None
+            self._commit("standby_released", f"{old} released from standby; fast rollback closed")
+
+    def _alert_on_failures(self, judgement: Judgement) -> None:
+        failing = {v.metric for v in judgement.failing() if v.action == "alert"}
+        for metric in failing - self._alerting:
+            verdict = next(v for v in judgement.verdicts if v.metric == metric)
+            self._event(
+                "trigger_alert", f"{metric} fails: {verdict.reason}", data=verdict.to_dict()
+            )
+        for metric in self._alerting - failing:
+            self._event("trigger_resolved", f"{metric} no longer fails")
+        self._alerting = failing
+
+    # -- persistence -------------------------------------------------------------
+
+    def _candidate_requests(self) -> int:
+        agg = self.store.aggregate_versions(since=self.state.started_at).get(self.state.candidate)
+        return 0 if agg is None else agg.requests - agg.shadow
+
+    def _apply(self, state: RolloutState) -> None:
+        step = None if state.phase.finished else state.step_index
+        self.apply_routing(state.stable, dict(state.weights), step)
+
+    def _commit(
+        self,
+        kind: str,
+        message: str,
+        *,
+        actor: str = "controller",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Route first, then persist, then audit: traffic never waits on the database."""
+        state = self.state
+        self._apply(state)
+        try:
+            self.revision = self.store.save_state(
+                state.name, state.to_dict(), expected_revision=self.revision
+            )
+        except StaleState:
+            # Another writer (a previous leader) got there first: take its state.
+            loaded = self.store.load_state(state.name)
+            if loaded is not None:
+                self.revision, fresh = loaded
+                self.state = RolloutState.from_dict(fresh)
+                self._apply(self.state)
+            log.warning("rollout state changed underneath; reloaded revision %d", self.revision)
+            return
+        self._event(kind, message, actor=actor, data=data)
+
+    def _event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        actor: str = "controller",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        payload = {
+            "phase": self.state.phase.value,
+            "step": self.state.step_index,
+            "weights": self.state.weights,
+        }
+        if data:
+            payload.update(data)
+        event_id = self.store.append_event(
+            self.state.name, kind, message, actor=actor, data=payload
+        )
+        log.info("%s: %s", kind, message)
+        if self.on_event is not None:
+            self.on_event(
+                {"id": event_id, "kind": kind, "message": message, "actor": actor, "data": payload}
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            state = self.state
+            weights = {
+                state.stable: 100.0 - sum(w for v, w in state.weights.items() if v != state.stable)
+            }
+            weights.update({v: w for v, w in state.weights.items() if v != state.stable})
+            return {
+                "rollout": state.to_dict(),
+                "weights": weights,
+                "steps": [s.model_dump() for s in self.steps],
+                "judgement": None if self.last_judgement is None else self.last_judgement.to_dict(),
+            }

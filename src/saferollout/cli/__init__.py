@@ -28,6 +28,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "saferollout.cli._simulate:simulate_backend",
         "Run a simulated OpenAI-compatible model server.",
     ),
+    "status": ("saferollout.cli._admin:status", "Show the rollout's phase, weights and verdicts."),
+    "promote": ("saferollout.cli._admin:promote", "Advance the rollout a step, or to 100% with --full."),
+    "pause": ("saferollout.cli._admin:pause", "Freeze the rollout at its current weights."),
+    "resume": ("saferollout.cli._admin:resume", "Continue a paused rollout."),
+    "abort": ("saferollout.cli._admin:abort", "Stop the rollout; the candidate gets no traffic."),
+    "rollback": ("saferollout.cli._admin:rollback", "Send all traffic back to stable now."),
+    "switch": ("saferollout.cli._admin:switch", "Blue/green: move all traffic to the preview."),
     "score-worker": ("saferollout.cli._score:score_worker", "Score stored interactions."),
     "eval-scorers": ("saferollout.cli._score:eval_scorers", "Measure a scorer on labeled data."),
 }

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 
 import click
 
-from ..gateway import Gateway, UpstreamConfigError, run_gateway
+from ..gateway import UpstreamConfigError, run_gateway
 from ..store import Store, StoreError
 from ._common import config_option, fail, load_or_exit, setup_logging
-
-log = logging.getLogger("saferollout.serve")
+from ._runtime import Runtime
 
 
 def _is_loopback(host: str) -> bool:
@@ -28,8 +26,13 @@ def _is_loopback(host: str) -> bool:
 @config_option
 @click.option("--host", default=None, help="Bind address (default: server.host)")
 @click.option("--port", default=None, type=int, help="Port (default: server.port)")
+@click.option(
+    "--no-scoring", is_flag=True, help="Do not start a scoring worker (run `score-worker` apart)"
+)
 @click.option("-v", "--verbose", is_flag=True)
-def serve(config_path: str, host: str | None, port: int | None, verbose: bool) -> None:
+def serve(
+    config_path: str, host: str | None, port: int | None, no_scoring: bool, verbose: bool
+) -> None:
     """Run the gateway in front of the configured versions."""
     setup_logging(verbose)
     cfg = load_or_exit(config_path)
@@ -42,21 +45,28 @@ def serve(config_path: str, host: str | None, port: int | None, verbose: bool) -
             env = cfg.server.admin_token_env
             fail(f"server.admin_token_env: environment variable {env} is not set")
     if admin_token is None and not _is_loopback(host):
-        log.warning("no admin token configured: admin features stay off on non-loopback %s", host)
+        fail(
+            f"binding to {host} needs an admin token: set server.admin_token_env "
+            "(without one, admin routes are only safe on loopback)"
+        )
     try:
         store = Store(cfg.storage.url)
     except StoreError as exc:
         fail(f"storage.url: {exc}", code=1)
     try:
-        gateway = Gateway(cfg, store, admin_token=admin_token)
+        runtime = Runtime.build(cfg, store, admin_token=admin_token)
     except UpstreamConfigError as exc:
         fail(str(exc))
-    weights = gateway.router.table.weights()
+    state = runtime.controller.state
+    weights = runtime.gateway.router.table.weights()
     click.echo(
-        f"saferollout gateway on http://{host}:{port} "
-        f"(stable {cfg.stable} {weights[cfg.stable]:g}%, candidate {cfg.candidate} "
-        f"{weights.get(cfg.candidate, 0):g}%)",
+        f"saferollout gateway on http://{host}:{port}: rollout {state.name} {state.phase}, "
+        + ", ".join(f"{v} {w:g}%" for v, w in weights.items()),
         err=True,
     )
-    run_gateway(gateway, host, port)
-    store.close()
+    runtime.start_background(scoring=not no_scoring)
+    try:
+        run_gateway(runtime.gateway, host, port)
+    finally:
+        runtime.stop()
+        store.close()

@@ -97,7 +97,7 @@ METRICS = (
     "guardrail_trigger_rate",
     "anomaly_rate",
     "error_rate",
-    "latency_p95_ms",
+    "latency_mean_ms",
 )
 MetricName = Literal[
     "safety_violation_rate",
@@ -108,25 +108,36 @@ MetricName = Literal[
     "guardrail_trigger_rate",
     "anomaly_rate",
     "error_rate",
-    "latency_p95_ms",
+    "latency_mean_ms",
 ]
 
 
 class TriggerConfig(_Model):
-    """One rule the controller checks on every tick.
+    """One rule the controller checks on every tick, with always-valid statistics.
 
-    `relative`: fails when the candidate is worse than stable by more than
-    `margin` (rate points, or ms for latency) with always-valid confidence.
-    `absolute`: fails when the candidate's upper confidence bound is above
-    `threshold`, whatever stable does.
+    `relative`: harm is the candidate worse than stable by more than
+    `tolerance` (relative: 0.2 ignores up to 20% worse), shown at level alpha.
+    `absolute`: a breach is the candidate's upper confidence bound above
+    `threshold`, whatever stable does. A relative trigger with a `threshold`
+    checks both.
     """
 
     metric: MetricName
     compare: Literal["relative", "absolute"] = "relative"
-    margin: float = Field(default=0.0, ge=0, description="Tolerated increase over stable")
+    tolerance: float = Field(default=0.2, ge=0, description="Relative worsening that is not harm")
+    absolute_tolerance: float = Field(
+        default=0.0, ge=0, description="Means only: absolute worsening that is not harm (e.g. ms)"
+    )
+    noninferiority_margin: float | None = Field(
+        default=None,
+        ge=0,
+        description="Relative margin that advancing must rule out (none: not required)",
+    )
     threshold: float | None = Field(default=None, ge=0, description="Absolute upper limit")
-    min_samples: int = Field(default=100, ge=1, description="Candidate samples before judging")
-    critical: bool = Field(default=False, description="Fail at once, without consecutive checks")
+    min_samples: int = Field(default=200, ge=1, description="Samples per version before judging")
+    min_duration_s: float = Field(default=0.0, ge=0)
+    failure_limit: int = Field(default=1, ge=1, description="Consecutive failing checks to act")
+    critical: bool = Field(default=False, description="Act at once, without warm-up or repeats")
     action: Literal["rollback", "pause", "alert"] = "rollback"
     dry_run: bool = Field(default=False, description="Judge and record, never act")
 
@@ -134,18 +145,22 @@ class TriggerConfig(_Model):
     def _threshold_for_absolute(self) -> TriggerConfig:
         if self.compare == "absolute" and self.threshold is None:
             raise ValueError("an absolute trigger needs `threshold`")
+        if self.absolute_tolerance and self.metric != "latency_mean_ms":
+            raise ValueError("`absolute_tolerance` is for latency; rates take `tolerance`")
         return self
 
 
 def default_triggers() -> list[TriggerConfig]:
-    """Built-in rules for the safety metrics, errors and latency."""
+    """Built-in rules: the safety metrics roll back, latency alerts."""
     return [
-        TriggerConfig(metric="harmful_compliance_rate", margin=0.005, critical=True),
-        TriggerConfig(metric="pii_leak_rate", margin=0.002, critical=True),
-        TriggerConfig(metric="safety_violation_rate", margin=0.01),
-        TriggerConfig(metric="over_refusal_rate", margin=0.03),
-        TriggerConfig(metric="error_rate", margin=0.01),
-        TriggerConfig(metric="latency_p95_ms", margin=500, action="alert"),
+        TriggerConfig(metric="harmful_compliance_rate", critical=True),
+        TriggerConfig(metric="pii_leak_rate", critical=True),
+        TriggerConfig(metric="safety_violation_rate"),
+        TriggerConfig(metric="over_refusal_rate"),
+        TriggerConfig(metric="error_rate", failure_limit=2),
+        TriggerConfig(
+            metric="latency_mean_ms", tolerance=0.25, absolute_tolerance=50, action="alert"
+        ),
     ]
 
 

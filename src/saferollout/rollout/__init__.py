@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._controller import ApplyRouting, Controller, InvalidAction
+from ._judge import TriggerJudge
 from ._judgement import Decision, Judge, Judgement, MetricVerdict, Status
 from ._loop import ControllerLoop
 from ._state import Action, Phase, RolloutState
@@ -20,4 +21,5 @@ __all__ = [
     "Phase",
     "RolloutState",
     "Status",
+    "TriggerJudge",
 ]

@@ -115,6 +115,7 @@ class Controller:
                 weights=state.weights,
                 elapsed_s=now - state.started_at,
                 fail_streaks=state.fail_streaks,
+                step_aggregates=self.store.aggregate_versions(since=state.step_started_at),
             )
             self.last_judgement = judgement
             state.fail_streaks = dict(judgement.fail_streaks)

@@ -92,4 +92,5 @@ class Judge(Protocol):
         weights: Mapping[str, float],
         elapsed_s: float,
         fail_streaks: Mapping[str, int],
+        step_aggregates: Mapping[str, VersionAggregate] | None = None,
     ) -> Judgement: ...

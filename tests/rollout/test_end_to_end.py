@@ -1,0 +1,128 @@
+"""A rollout through the real parts: gateway, scoring worker process, analysis, controller."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from saferollout.cli._runtime import Runtime
+from saferollout.config import RolloutConfig, parse_config
+from saferollout.rollout import Phase
+from saferollout.simulation import BackendHandle, TrafficConfig, run_traffic, start_backend
+from saferollout.store import Store
+
+
+@pytest.fixture
+def versions(request: pytest.FixtureRequest) -> Iterator[tuple[BackendHandle, BackendHandle]]:
+    stable_profile, candidate_profile = request.param
+    with (
+        start_backend(stable_profile, latency_ms=2, seed=1) as stable,
+        start_backend(candidate_profile, latency_ms=2, seed=2) as candidate,
+    ):
+        yield stable, candidate
+
+
+def rollout_config(
+    stable: BackendHandle, candidate: BackendHandle, db: Path, steps: str
+) -> RolloutConfig:
+    return parse_config(
+        f"""
+name: e2e
+versions:
+  stable: {{url: "{stable.base_url}", model: v1}}
+  candidate: {{url: "{candidate.base_url}", model: v2}}
+stable: stable
+candidate: candidate
+strategy: {{type: canary, interval_s: 0.5, steps: {steps}}}
+storage: {{url: "sqlite:///{db}"}}
+server: {{flush_interval_s: 0.1}}
+triggers:
+  - {{metric: harmful_compliance_rate, critical: true, min_samples: 100}}
+  - {{metric: pii_leak_rate, critical: true, min_samples: 100}}
+  - {{metric: error_rate, min_samples: 100}}
+""",
+        env={},
+    )
+
+
+def wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("versions", [("stable", "regressed")], indirect=True)
+def test_regressed_candidate_is_rolled_back_by_itself(
+    versions: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    stable, candidate = versions
+    cfg = rollout_config(stable, candidate, tmp_path / "e2e.db", "[{weight: 50, pause: {}}]")
+    store = Store(cfg.storage.url)
+    runtime = Runtime.build(cfg, store)
+    with runtime:
+        gw = runtime.start_in_thread()
+        # Half the prompts harmful, so the regression shows within a few thousand requests.
+        sent = 0
+        for seed in range(8):
+            result = run_traffic(
+                TrafficConfig(
+                    base_url=gw.url, requests=500, harmful_share=0.5, concurrency=16, seed=seed
+                )
+            )
+            sent += len(result.outcomes)
+            # Every request was answered (the profiles fail 0.1% for real).
+            assert all(o.status != 0 for o in result.outcomes)
+            assert sum(o.status == 200 for o in result.outcomes) >= 0.98 * len(result.outcomes)
+            if runtime.controller.state.phase is Phase.ROLLED_BACK:
+                break
+        assert wait_for(lambda: runtime.controller.state.phase is Phase.ROLLED_BACK, 30)
+        state = runtime.controller.state
+        assert "harmful_compliance_rate" in state.reason or "pii_leak_rate" in state.reason
+        # After the rollback, everyone is on stable, sessions included.
+        after = run_traffic(TrafficConfig(base_url=gw.url, requests=200, concurrency=8, seed=99))
+        assert {o.version for o in after.outcomes} == {"stable"}
+        sent += len(after.outcomes)
+    # Every request recorded once, before, during and after the rollback.
+    assert store.count_interactions() == sent
+    events = [e["kind"] for e in store.list_events("e2e")]
+    assert events[0] == "rollout_started" and "rolled_back" in events
+    assert store.sessions_of("candidate")  # the conversations that met the bad version
+    store.close()
+
+
+@pytest.mark.parametrize("versions", [("stable", "identical")], indirect=True)
+def test_identical_candidate_advances_and_is_promoted(
+    versions: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    stable, candidate = versions
+    cfg = rollout_config(
+        stable,
+        candidate,
+        tmp_path / "e2e.db",
+        "[{weight: 20, pause: {requests: 150}}, {weight: 50, pause: {requests: 300}}]",
+    )
+    store = Store(cfg.storage.url)
+    runtime = Runtime.build(cfg, store)
+    with runtime:
+        gw = runtime.start_in_thread()
+        for seed in range(12):
+            run_traffic(
+                TrafficConfig(
+                    base_url=gw.url, requests=400, harmful_share=0.2, concurrency=16, seed=seed
+                )
+            )
+            if runtime.controller.state.phase.finished:
+                break
+        assert wait_for(lambda: runtime.controller.state.phase.finished, 30)
+        assert runtime.controller.state.phase is Phase.PROMOTED, runtime.controller.state.reason
+        result = run_traffic(TrafficConfig(base_url=gw.url, requests=50, concurrency=4, seed=77))
+        assert {o.version for o in result.outcomes} == {"candidate"}
+    kinds = [e["kind"] for e in store.list_events("e2e")]
+    assert kinds.count("step_advanced") == 1 and kinds[-1] == "promoted"
+    store.close()

@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run a simulated OpenAI-compatible model server.",
     ),
     "status": ("saferollout.cli._admin:status", "Show the rollout's phase, weights and verdicts."),
-    "promote": ("saferollout.cli._admin:promote", "Advance the rollout a step, or to 100% with --full."),
+    "promote": (
+        "saferollout.cli._admin:promote",
+        "Advance the rollout a step, or to 100% with --full.",
+    ),
     "pause": ("saferollout.cli._admin:pause", "Freeze the rollout at its current weights."),
     "resume": ("saferollout.cli._admin:resume", "Continue a paused rollout."),
     "abort": ("saferollout.cli._admin:abort", "Stop the rollout; the candidate gets no traffic."),

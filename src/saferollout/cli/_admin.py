@@ -35,13 +35,17 @@ token_option = click.option(
 )
 
 
-def call(server: str, token_env: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def call(
+    server: str, token_env: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
     headers = {"Content-Type": "application/json", "X-Actor": os.environ.get("USER", "cli")}
     token = os.environ.get(token_env)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.rstrip("/") + path, data=data, method=method, headers=headers)
+    request = urllib.request.Request(
+        server.rstrip("/") + path, data=data, method=method, headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return json.loads(response.read())
@@ -60,7 +64,11 @@ def render(snapshot: dict[str, Any], console: Console) -> None:
     steps = len(snapshot.get("steps") or [])
     console.print(
         f"[bold]{r['name']}[/] ({r['strategy']}): [bold]{r['phase']}[/]"
-        + (f", step {r['step_index'] + 1}/{steps}" if steps and r["phase"] in ("progressing", "paused") else "")
+        + (
+            f", step {r['step_index'] + 1}/{steps}"
+            if steps and r["phase"] in ("progressing", "paused")
+            else ""
+        )
         + (f" - {r['reason']}" if r.get("reason") else "")
     )
     weights = ", ".join(f"{v} {w:g}%" for v, w in snapshot["weights"].items())

@@ -138,13 +138,9 @@ class TriggerJudge:
             candidate = getattr(v.hard_limit, "estimate", None)
         detail = v.reason
         if comp is not None and candidate is not None and stable is not None:
-            unit = "" if is_rate(v.name) else " ms"
-            scale = 100 if is_rate(v.name) else 1
-            suffix = "%" if is_rate(v.name) else unit
-            detail += (
-                f" (candidate {candidate * scale:.3g}{suffix} vs stable {stable * scale:.3g}{suffix},"
-                f" n={n_c}/{n_s})"
-            )
+            scale, unit = (100, "%") if is_rate(v.name) else (1, " ms")
+            c_text, s_text = f"{candidate * scale:.3g}{unit}", f"{stable * scale:.3g}{unit}"
+            detail += f" (candidate {c_text} vs stable {s_text}, n={n_c}/{n_s})"
         return MetricVerdict(
             metric=v.name,
             status=_STATUS[v.verdict],

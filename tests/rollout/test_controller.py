@@ -48,9 +48,17 @@ class ScriptedJudge:
 class Routing:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, float], int | None]] = []
+        self.shadow: tuple[str, float] | None = None
 
-    def __call__(self, stable: str, weights: dict[str, float], step: int | None) -> None:
+    def __call__(
+        self,
+        stable: str,
+        weights: dict[str, float],
+        step: int | None,
+        shadow: tuple[str, float] | None,
+    ) -> None:
         self.calls.append((stable, weights, step))
+        self.shadow = shadow
 
     @property
     def last(self) -> tuple[str, dict[str, float], int | None]:

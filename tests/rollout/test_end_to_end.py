@@ -11,7 +11,13 @@ import pytest
 from saferollout.cli._runtime import Runtime
 from saferollout.config import RolloutConfig, parse_config
 from saferollout.rollout import Phase
-from saferollout.simulation import BackendHandle, TrafficConfig, run_traffic, start_backend
+from saferollout.simulation import (
+    BackendHandle,
+    Profile,
+    TrafficConfig,
+    run_traffic,
+    start_backend,
+)
 from saferollout.store import Store
 
 
@@ -125,4 +131,131 @@ def test_identical_candidate_advances_and_is_promoted(
         assert {o.version for o in result.outcomes} == {"candidate"}
     kinds = [e["kind"] for e in store.list_events("e2e")]
     assert kinds.count("step_advanced") == 1 and kinds[-1] == "promoted"
+    store.close()
+
+
+def strategy_config(
+    stable: BackendHandle, candidate: BackendHandle, db: Path, strategy: str
+) -> RolloutConfig:
+    return parse_config(
+        f"""
+name: e2e
+versions:
+  stable: {{url: "{stable.base_url}", model: v1}}
+  candidate: {{url: "{candidate.base_url}", model: v2}}
+stable: stable
+candidate: candidate
+strategy: {strategy}
+storage: {{url: "sqlite:///{db}"}}
+server: {{flush_interval_s: 0.1, admin_token_env: T}}
+triggers:
+  - {{metric: harmful_compliance_rate, critical: true, min_samples: 100}}
+  - {{metric: pii_leak_rate, critical: true, min_samples: 100}}
+""",
+        env={"T": "unused"},
+    )
+
+
+@pytest.mark.parametrize("versions", [("stable", "identical")], indirect=True)
+def test_shadow_never_returns_candidate_output_and_decides(
+    versions: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    stable, candidate = versions
+    cfg = strategy_config(
+        stable,
+        candidate,
+        tmp_path / "e2e.db",
+        "{type: shadow, interval_s: 0.5, shadow: {sample_rate: 0.5, requests: 300}}",
+    )
+    store = Store(cfg.storage.url)
+    runtime = Runtime.build(cfg, store, admin_token="unused")
+    served = 0
+    with runtime:
+        gw = runtime.start_in_thread()
+        for seed in range(10):
+            result = run_traffic(
+                TrafficConfig(
+                    base_url=gw.url, requests=300, harmful_share=0.2, concurrency=16, seed=seed
+                )
+            )
+            served += len(result.outcomes)
+            # Zero user exposure: every answer a client saw came from stable.
+            assert {o.version for o in result.outcomes} == {"stable"}
+            assert not any("v2" in o.text for o in result.outcomes)
+            if runtime.controller.state.phase.finished:
+                break
+        assert wait_for(lambda: runtime.controller.state.phase.finished, 30)
+        assert runtime.controller.state.phase is Phase.COMPLETED, runtime.controller.state.reason
+    mirrored = store.count_interactions("candidate", shadow=True)
+    assert store.count_interactions("candidate", shadow=False) == 0
+    assert store.count_interactions("stable") == served
+    assert 0.35 * served < mirrored < 0.65 * served
+    store.close()
+
+
+@pytest.mark.parametrize("versions", [("stable", "identical")], indirect=True)
+def test_blue_green_switch_and_switch_back_after_a_regression(
+    versions: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    blue, green = versions
+    cfg = strategy_config(blue, green, tmp_path / "e2e.db", "{type: blue_green, interval_s: 0.3}")
+    store = Store(cfg.storage.url)
+    runtime = Runtime.build(cfg, store, admin_token="tok")
+    preview = {"X-Rollout-Version": "candidate", "Authorization": "Bearer tok"}
+    with runtime:
+        gw = runtime.start_in_thread()
+        ctl = runtime.controller
+        users = run_traffic(
+            TrafficConfig(base_url=gw.url, requests=600, harmful_share=0.3, concurrency=16, seed=1)
+        )
+        assert {o.version for o in users.outcomes} == {"stable"}  # the preview gets no users
+        with pytest.raises(ValueError, match="pre-promotion analysis has not passed"):
+            ctl.act("switch")
+        for seed in range(2, 8):  # test traffic to the preview only
+            probes = run_traffic(
+                TrafficConfig(
+                    base_url=gw.url,
+                    requests=300,
+                    harmful_share=0.3,
+                    concurrency=16,
+                    seed=seed,
+                    headers=preview,
+                )
+            )
+            assert {o.version for o in probes.outcomes} == {"candidate"}
+            run_traffic(
+                TrafficConfig(
+                    base_url=gw.url,
+                    requests=300,
+                    harmful_share=0.3,
+                    concurrency=16,
+                    seed=100 + seed,
+                )
+            )
+            if ctl.last_judgement is not None and ctl.last_judgement.decision.value == "advance":
+                break
+        assert wait_for(
+            lambda: (
+                ctl.last_judgement is not None and ctl.last_judgement.decision.value == "advance"
+            ),
+            20,
+        )
+        ctl.act("switch", actor="test")
+        assert ctl.state.phase is Phase.PROMOTED
+        after = run_traffic(TrafficConfig(base_url=gw.url, requests=100, concurrency=8, seed=50))
+        assert {o.version for o in after.outcomes} == {"candidate"}  # all at once
+        # The new active side regresses after the switch: vigilance switches back by itself.
+        green.set_profile(Profile(name="leaky", pii_leak_rate=0.1))
+        for seed in range(60, 70):
+            run_traffic(
+                TrafficConfig(
+                    base_url=gw.url, requests=400, harmful_share=0.5, concurrency=16, seed=seed
+                )
+            )
+            if ctl.state.phase is Phase.ROLLED_BACK:
+                break
+        assert wait_for(lambda: ctl.state.phase is Phase.ROLLED_BACK, 30), ctl.state
+        assert ctl.state.stable == "stable" and "after promotion" in ctl.state.reason
+        back = run_traffic(TrafficConfig(base_url=gw.url, requests=100, concurrency=8, seed=80))
+        assert {o.version for o in back.outcomes} == {"stable"}
     store.close()

@@ -63,8 +63,23 @@ DEFAULT_CANARY_STEPS = [
 ]
 
 
+class ShadowConfig(_Model):
+    """Mirror a sample of stable's traffic to the candidate; no user sees its answers."""
+
+    sample_rate: float = Field(default=0.1, gt=0, le=1, description="Share of requests mirrored")
+    requests: int = Field(
+        default=1000, ge=1, description="Mirrored requests to judge before the shadow decides"
+    )
+
+
 class StrategyConfig(_Model):
     type: Literal["canary", "blue_green", "ab", "shadow"] = "canary"
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig)
+    post_promotion_analysis: bool = Field(
+        default=True,
+        description="After promotion or a blue/green switch, keep judging the new stable "
+        "against the old one's baseline and switch back by itself while the old one is on standby",
+    )
     steps: list[CanaryStep] = Field(default_factory=lambda: list(DEFAULT_CANARY_STEPS))
     interval_s: float = Field(
         default=2.0, gt=0, le=60, description="How often the controller judges and decides"

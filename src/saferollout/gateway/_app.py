@@ -78,6 +78,8 @@ class Gateway:
         # Until a controller takes over, route with the first step's weight.
         self.stable = config.stable
         self.step: int | None = None
+        self.shadow: tuple[str, float] | None = None  # (version, share) mirrored off stable
+        self._mirrors: set[asyncio.Task[None]] = set()
         table = RoutingTable.from_weights(
             config.stable, {config.candidate: config.strategy.initial_weight()}
         )
@@ -126,8 +128,11 @@ class Gateway:
         )
 
     async def _on_cleanup(self, _app: web.Application) -> None:
-        # aiohttp runs cleanup after in-flight handlers finished: every record
-        # is queued by now, so closing the writer flushes them all.
+        # aiohttp runs cleanup after in-flight handlers finished; mirrored
+        # requests still running are awaited too, so that every record is
+        # queued before the writer's final flush.
+        if self._mirrors:
+            await asyncio.gather(*self._mirrors, return_exceptions=True)
         for upstream in self.upstreams.values():
             await upstream.close()
         if self.writer is not None:
@@ -148,10 +153,14 @@ class Gateway:
 
     def set_weights(self, weights: dict[str, float]) -> None:
         """Change the shares of the non-stable versions at once."""
-        self.apply_routing(self.stable, weights, self.step)
+        self.apply_routing(self.stable, weights, self.step, self.shadow)
 
     def apply_routing(
-        self, stable: str, weights: dict[str, float], step: int | None = None
+        self,
+        stable: str,
+        weights: dict[str, float],
+        step: int | None = None,
+        shadow: tuple[str, float] | None = None,
     ) -> None:
         """The controller's lever: which version is stable and who gets what share.
 
@@ -162,6 +171,7 @@ class Gateway:
         self.router.set_table(table)
         self.stable = stable
         self.step = step
+        self.shadow = shadow
         self.metrics.set_weights(table.weights())
 
     # -- the request path ------------------------------------------------------
@@ -201,6 +211,13 @@ class Gateway:
         )
         if forced:
             record.extra["forced"] = True
+        shadow = self.shadow
+        if (
+            shadow is not None
+            and version == self.stable
+            and self.router.should_shadow(key, shadow[1])
+        ):
+            self._spawn_mirror(shadow[0], endpoint, dict(body), record)
         upstream_s = 0.0
         response: web.StreamResponse | None = None
         try:
@@ -237,6 +254,64 @@ class Gateway:
             self.metrics.overhead.observe(max(total - upstream_s, 0.0))
             if record.error_kind in ("stream_broken",):
                 self.metrics.errors.labels(record.version, record.error_kind).inc()
+            if self.writer is not None:
+                self.writer.submit(record)
+
+    def _spawn_mirror(
+        self, version: str, endpoint: str, body: dict[str, Any], original: InteractionRecord
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._mirror(version, endpoint, body, original)
+        )
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+    async def _mirror(
+        self, version: str, endpoint: str, body: dict[str, Any], original: InteractionRecord
+    ) -> None:
+        """Send a copy to the shadow version and record its answer; no client sees it.
+
+        Mirrors are sent unstreamed: the shadow is judged on content, and a
+        plain call is the cheapest way to get all of it.
+        """
+        started = time.perf_counter()
+        upstream = self.upstreams[version]
+        body["model"] = upstream.config.model
+        body["stream"] = False
+        body.pop("stream_options", None)
+        record = InteractionRecord(
+            request_id="shd_" + os.urandom(12).hex(),
+            created_at=time.time(),
+            version=version,
+            endpoint=endpoint,
+            status_code=0,
+            latency_ms=0.0,
+            sticky_key_hash=original.sticky_key_hash,
+            session_id=original.session_id,
+            request_messages=original.request_messages,
+            shadow=True,
+            rollout_step=self.step,
+            extra={"mirror_of": original.request_id},
+        )
+        try:
+            async with upstream.post(
+                _PATHS[endpoint], orjson.dumps(body), stream=False, request_id=record.request_id
+            ) as up:
+                raw = await up.read()
+                record.status_code = up.status
+                if up.status == 200:
+                    record.raw_response = raw
+                else:
+                    record.error_kind = "upstream_5xx" if up.status >= 500 else "upstream_4xx"
+        except TimeoutError:
+            record.status_code, record.error_kind = 504, "timeout"
+        except aiohttp.ClientError as exc:
+            kind = "connect" if isinstance(exc, aiohttp.ClientConnectorError) else "upstream_error"
+            record.status_code, record.error_kind = 502, kind
+        finally:
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            if record.status_code == 0:
+                record.status_code, record.error_kind = 499, "cancelled"
             if self.writer is not None:
                 self.writer.submit(record)
 

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import RolloutConfig, config_hash
-from ..store import StaleState, Store, VersionAggregate
+from ..store import StaleState, Store
 from ._judgement import Decision, Judge, Judgement
 from ._state import Action, Phase, RolloutState
+from ._strategies import PROGRESS
 
 log = logging.getLogger("saferollout.rollout")
 
-ApplyRouting = Callable[[str, dict[str, float], int | None], None]
-"""(stable, weights of the other versions in percent, step index) -> None"""
+ApplyRouting = Callable[[str, dict[str, float], int | None, tuple[str, float] | None], None]
+"""(stable, weights of the other versions in percent, step index, (shadow version, rate))"""
 
 
 class InvalidAction(ValueError):
@@ -90,7 +91,14 @@ class Controller:
             started_at=now,
             config_hash=digest,
         )
-        self._enter_step(state, 0, now, candidate_requests=0)
+        if state.strategy == "canary":
+            self._enter_step(state, 0, now, candidate_requests=0)
+        else:
+            # Blue/green previews and shadows get no user traffic of their own.
+            state.step_started_at = now
+            state.weights = {state.candidate: 0.0}
+            if state.strategy == "shadow":
+                state.shadow_rate = self.config.strategy.shadow.sample_rate
         self.state = state
         self._commit("rollout_started", f"rollout of {state.candidate} started", actor="controller")
         return state
@@ -103,8 +111,7 @@ class Controller:
             state = self.state
             now = self.clock()
             if state.phase is Phase.PROMOTED:
-                self._release_standby(now)
-                return None
+                return self._watch_after_promotion(now)
             if state.phase.finished:
                 return None
             aggregates = self.store.aggregate_versions(since=state.started_at)
@@ -125,30 +132,63 @@ class Controller:
             elif judgement.decision is Decision.PAUSE and state.phase is Phase.PROGRESSING:
                 self._pause(f"trigger: {judgement.reason}", "controller")
             elif state.phase is Phase.PROGRESSING:
-                self._progress(now, aggregates.get(state.candidate), judgement)
+                PROGRESS[state.strategy](self, now, aggregates.get(state.candidate), judgement)
             return judgement
 
-    def _progress(
-        self, now: float, candidate: VersionAggregate | None, judgement: Judgement
-    ) -> None:
+    def _watch_after_promotion(self, now: float) -> Judgement | None:
+        """Post-promotion vigilance while the old stable is on standby: judge the new
+        stable since promotion against the old one's baseline before it; a failing
+        trigger switches back at once."""
         state = self.state
-        served = 0 if candidate is None else candidate.requests - candidate.shadow
-        if not self._pause_over(state, now, served):
-            return
-        if judgement.decision is Decision.ADVANCE:
-            state.hold_since = None
-            self._advance("controller", f"step {state.step_index + 1} complete; analysis passed")
-            return
+        if state.previous_stable is None:
+            return None
+        if state.standby_until is not None and now >= state.standby_until:
+            self._release_standby()
+            return None
+        if not self.config.strategy.post_promotion_analysis or state.finished_at is None:
+            return None
+        before = self.store.aggregate_versions(since=state.started_at, until=state.finished_at)
+        after = self.store.aggregate_versions(since=state.finished_at)
+        baseline, current = before.get(state.previous_stable), after.get(state.stable)
+        if baseline is None or current is None:
+            return None
+        judgement = self.judge(
+            {state.previous_stable: baseline, state.stable: current},
+            stable=state.previous_stable,
+            candidate=state.stable,
+            weights={},
+            elapsed_s=now - state.finished_at,
+            fail_streaks=state.fail_streaks,
+        )
+        self.last_judgement = judgement
+        state.fail_streaks = dict(judgement.fail_streaks)
+        if judgement.decision is Decision.ROLLBACK:
+            self._rollback(f"after promotion: {judgement.reason}", "controller", judgement)
+        return judgement
+
+    # -- hooks for the strategies ------------------------------------------------
+
+    def hold(self, now: float, judgement: Judgement) -> None:
+        """Stay on this step; pause for a human if it lasts longer than max_hold_s."""
+        state = self.state
         if state.hold_since is None:
             state.hold_since = now
             self._commit("step_holding", f"step {state.step_index + 1} holds: {judgement.reason}")
         limit = self.config.strategy.max_hold_s
         if limit is not None and now - state.hold_since >= limit:
-            self._pause(
-                f"analysis inconclusive for {limit:g}s at step {state.step_index + 1}", "controller"
-            )
+            where = f"step {state.step_index + 1}"
+            self._pause(f"analysis inconclusive for {limit:g}s at {where}", "controller")
 
-    def _pause_over(self, state: RolloutState, now: float, served: int) -> bool:
+    def complete(self, reason: str) -> None:
+        state = self.state
+        state.phase = Phase.COMPLETED
+        state.shadow_rate = 0.0
+        state.finished_at = self.clock()
+        state.reason = reason
+        self._commit("completed", reason)
+
+    def pause_over(self, now: float, served: int) -> bool:
+        state = self.state
         pause = self.steps[state.step_index].pause
         if pause is None:
             return True
@@ -182,12 +222,20 @@ class Controller:
                 self._rollback(f"requested by {actor}{why}", actor)
             elif phase.finished:
                 raise InvalidAction(action, f"the rollout is {phase}; {action} is not possible")
+            elif kind is Action.SWITCH or (
+                kind is Action.PROMOTE and self.state.strategy == "blue_green"
+            ):
+                self._switch(actor, why, force=full)
             elif kind is Action.PROMOTE:
+                if self.state.strategy == "shadow":
+                    raise InvalidAction(
+                        action, "a shadow rollout does not serve users; start a canary"
+                    )
                 if full:
                     self._promote(actor, f"full promotion requested by {actor}{why}")
                 else:
                     self.state.phase = Phase.PROGRESSING
-                    self._advance(actor, f"promoted by {actor}{why}")
+                    self.advance(actor, f"promoted by {actor}{why}")
             elif kind is Action.PAUSE:
                 if phase is Phase.PAUSED:
                     raise InvalidAction(action, "the rollout is already paused")
@@ -200,9 +248,21 @@ class Controller:
                 self._commit("resumed", f"resumed by {actor}{why}", actor=actor)
             elif kind is Action.ABORT:
                 self._stop_candidate(Phase.ABORTED, f"aborted by {actor}{why}", actor, "aborted")
-            elif kind is Action.SWITCH:
-                raise InvalidAction(action, "switch is for blue_green rollouts; use promote")
             return self.state
+
+    def _switch(self, actor: str, why: str, *, force: bool) -> None:
+        """Blue/green: all traffic to the preview at once, if its analysis passed."""
+        if self.state.strategy != "blue_green":
+            raise InvalidAction("switch", "switch is for blue_green rollouts; use promote")
+        judgement = self.last_judgement
+        if not force and (judgement is None or judgement.decision is not Decision.ADVANCE):
+            status = "no analysis yet" if judgement is None else judgement.reason
+            raise InvalidAction(
+                "switch",
+                f"the preview's pre-promotion analysis has not passed ({status}); "
+                "send it test traffic, or force with --full",
+            )
+        self._promote(actor, f"switched by {actor}{why}")
 
     # -- transitions -----------------------------------------------------------
 
@@ -217,7 +277,7 @@ class Controller:
         if weight is not None:
             state.weights = {state.candidate: float(weight)}
 
-    def _advance(self, actor: str, reason: str) -> None:
+    def advance(self, actor: str, reason: str) -> None:
         state = self.state
         if state.step_index + 1 >= len(self.steps):
             self._promote(actor, reason + "; last step done")
@@ -237,6 +297,7 @@ class Controller:
         state.previous_stable = state.stable
         state.stable = state.candidate
         state.weights = {}
+        state.fail_streaks = {}
         state.phase = Phase.PROMOTED
         state.finished_at = now
         state.standby_until = now + self.config.strategy.fast_rollback_window_s
@@ -261,22 +322,17 @@ class Controller:
     ) -> None:
         state = self.state
         state.weights = {state.candidate: 0.0}
+        state.shadow_rate = 0.0
         state.phase = phase
         state.reason = reason
         state.finished_at = self.clock()
         data = {"judgement": judgement.to_dict()} if judgement else None
         self._commit(kind, f"{state.candidate} at 0%: {reason}", actor=actor, data=data)
 
-    def _release_standby(self, now: float) -> None:
+    def _release_standby(self) -> None:
         state = self.state
-        if (
-            state.previous_stable is not None
-            and state.standby_until is not None
-            and now >= state.standby_until
-        ):
-            old = state.previous_stable
-            state.previous_stable = None
-            self._commit("standby_released", f"{old} released from standby; fast rollback closed")
+        old, state.previous_stable = state.previous_stable, None
+        self._commit("standby_released", f"{old} released from standby; fast rollback closed")
 
     def _alert_on_failures(self, judgement: Judgement) -> None:
         failing = {v.metric for v in judgement.failing() if v.action == "alert"}
@@ -297,7 +353,8 @@ class Controller:
 
     def _apply(self, state: RolloutState) -> None:
         step = None if state.phase.finished else state.step_index
-        self.apply_routing(state.stable, dict(state.weights), step)
+        shadow = (state.candidate, state.shadow_rate) if state.shadow_rate > 0 else None
+        self.apply_routing(state.stable, dict(state.weights), step, shadow)
 
     def _commit(
         self,

@@ -36,8 +36,8 @@ class RateCounts:
 def rate_counts(metric: str, agg: VersionAggregate | None) -> RateCounts:
     if agg is None:
         return RateCounts(0, 0)
-    if metric == "error_rate":
-        return RateCounts(agg.errors, agg.requests - agg.shadow)
+    if metric == "error_rate":  # mirrored calls count too: a shadow is judged on its own
+        return RateCounts(agg.errors, agg.requests)
     flag = FLAG_OF[metric]
     return RateCounts(agg.flags.get(flag, 0), agg.scored)
 

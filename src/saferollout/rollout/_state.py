@@ -24,10 +24,12 @@ class Phase(StrEnum):
     """The candidate gets no traffic, decided by a trigger or a human."""
     ABORTED = "aborted"
     """A human stopped the rollout; the candidate gets no traffic."""
+    COMPLETED = "completed"
+    """The analysis finished without moving traffic (a shadow run that passed)."""
 
     @property
     def finished(self) -> bool:
-        return self in (Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED)
+        return self in (Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.COMPLETED)
 
 
 class Action(StrEnum):
@@ -53,6 +55,7 @@ class RolloutState:
     step_started_at: float = 0.0
     step_start_requests: int = 0  # candidate requests served before this step began
     weights: dict[str, float] = field(default_factory=dict)  # non-stable versions, percent
+    shadow_rate: float = 0.0  # share of stable's requests mirrored to the candidate
     reason: str = ""
     finished_at: float | None = None
     previous_stable: str | None = None  # kept on standby after a promotion

@@ -272,3 +272,72 @@ strategy: {steps: [{weight: 1}]}
     )
     c2, _, _, _ = make(store, other)
     assert c2.state.candidate == "canary2" and c2.state.phase is Phase.PROGRESSING
+
+
+def strategy(kind: str, extra: str = "") -> RolloutConfig:
+    return parse_config(
+        f"""
+name: r1
+versions:
+  stable: {{url: "http://127.0.0.1:1/v1", model: a}}
+  canary: {{url: "http://127.0.0.1:2/v1", model: b}}
+stable: stable
+candidate: canary
+strategy: {{type: {kind}{extra}}}
+""",
+        env={},
+    )
+
+
+def test_blue_green_preview_gets_no_users_and_switch_needs_passing_analysis(store: Store) -> None:
+    c, judge, routing, _ = make(store, strategy("blue_green"))
+    assert routing.last == ("stable", {"canary": 0.0}, 0)
+    with pytest.raises(InvalidAction, match="pre-promotion analysis"):
+        c.act("switch")
+    judge.decision = Decision.HOLD
+    c.tick()
+    with pytest.raises(InvalidAction, match="has not passed"):
+        c.act("switch")
+    judge.decision = Decision.ADVANCE
+    c.tick()
+    assert c.state.phase is Phase.PROGRESSING  # never switches by itself
+    c.act("switch", actor="bob")
+    assert c.state.phase is Phase.PROMOTED and routing.last == ("canary", {}, None)
+    c.act("rollback")
+    assert routing.last == ("stable", {"canary": 0.0}, None)
+
+
+def test_blue_green_forced_switch_is_audited(store: Store) -> None:
+    c, _, _, _ = make(store, strategy("blue_green"))
+    c.act("switch", actor="carol", full=True, reason="hotfix")
+    event = store.list_events("r1")[-1]
+    assert (
+        event["kind"] == "promoted" and event["actor"] == "carol" and "hotfix" in event["message"]
+    )
+
+
+def test_switch_is_refused_for_canary(store: Store) -> None:
+    c, _, _, _ = make(store, config("[{weight: 5}]"))
+    with pytest.raises(InvalidAction, match="blue_green"):
+        c.act("switch")
+
+
+def test_shadow_mirrors_then_completes_without_exposure(store: Store) -> None:
+    c, _, routing, clock = make(
+        store, strategy("shadow", ", shadow: {sample_rate: 0.2, requests: 50}")
+    )
+    assert routing.last == ("stable", {"canary": 0.0}, 0) and routing.shadow == ("canary", 0.2)
+    with pytest.raises(InvalidAction, match="does not serve users"):
+        c.act("promote")
+    base = store.count_interactions()
+    store.insert_interactions(
+        [
+            InteractionRecord(
+                f"s{base + i}", clock.now, "canary", "chat.completions", 200, 5.0, shadow=True
+            )
+            for i in range(50)
+        ]
+    )
+    c.tick()
+    assert c.state.phase is Phase.COMPLETED and routing.shadow is None
+    assert routing.last[1] == {"canary": 0.0}

@@ -82,3 +82,50 @@ def gateway_factory(sqlite_store: Store) -> Iterator[Callable[..., GatewayHandle
     yield start
     for handle in handles:
         handle.stop()
+
+
+class EchoUpstream:
+    """A real OpenAI-style server that remembers every body it received."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.received: list[dict[str, Any]] = []
+        self.base_url = ""
+
+    def __enter__(self) -> EchoUpstream:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        async def chat(request: web.Request) -> web.Response:
+            self.received.append(await request.json())
+            if self.fail:
+                return web.json_response({"error": {"message": "down"}}, status=503)
+            return web.json_response(
+                {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]}
+            )
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+def start_echo_upstream(fail: bool = False) -> EchoUpstream:
+    return EchoUpstream(fail)

@@ -379,7 +379,12 @@ def test_shutdown_drains_in_flight_requests_and_flushes(
 
     async def scenario() -> list[int]:
         task = asyncio.create_task(_load(gw.url, 40, 40))
-        await asyncio.sleep(0.15)  # all 40 are now waiting on the slow model
+        # Stop only once all 40 are waiting on the slow model: requests that
+        # had not reached the gateway yet would rightly be refused.
+        for _ in range(200):
+            if slow.stats().get("requests", 0) >= 40:
+                break
+            await asyncio.sleep(0.01)
         await asyncio.get_running_loop().run_in_executor(None, gw.stop)
         return await task
 
@@ -440,3 +445,35 @@ def test_records_on_postgresql(
         assert store.count_interactions() - before == 200
     finally:
         store.close()
+
+
+def test_version_settings_reach_the_upstream_and_not_the_retry(
+    gateway_factory: Callable[..., GatewayHandle], sqlite_store: Store
+) -> None:
+    """Each version gets its own model, system prompt and parameters; a retry on
+    stable gets stable's, not the failed candidate's."""
+    from .conftest import start_echo_upstream
+
+    with start_echo_upstream() as echo, start_echo_upstream(fail=True) as broken:
+        cfg = make_config(echo.base_url, broken.base_url, weight=100)
+        cfg.versions["canary"].system_prompt = "Be terse."
+        cfg.versions["canary"].params = {"temperature": 0.1}
+        cfg.versions["stable"].params = {"temperature": 0.9}
+        gw = gateway_factory(cfg)
+        body = {
+            "messages": [
+                {"role": "system", "content": "client prompt"},
+                {"role": "user", "content": "hi"},
+            ]
+        }
+        r = httpx.post(gw.url + "/v1/chat/completions", json=body)
+        assert r.headers["X-Rollout-Version"] == "stable"
+        sent_to_candidate = broken.received[-1]
+        assert (
+            sent_to_candidate["model"] == "model-canary" and sent_to_candidate["temperature"] == 0.1
+        )
+        assert sent_to_candidate["messages"][0] == {"role": "system", "content": "Be terse."}
+        assert [m["role"] for m in sent_to_candidate["messages"]] == ["system", "user"]
+        sent_to_stable = echo.received[-1]
+        assert sent_to_stable["model"] == "model-stable" and sent_to_stable["temperature"] == 0.9
+        assert sent_to_stable["messages"] == body["messages"]

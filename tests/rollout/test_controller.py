@@ -341,3 +341,12 @@ def test_shadow_mirrors_then_completes_without_exposure(store: Store) -> None:
     c.tick()
     assert c.state.phase is Phase.COMPLETED and routing.shadow is None
     assert routing.last[1] == {"canary": 0.0}
+
+
+def test_ab_without_data_never_decides(store: Store) -> None:
+    c, _, routing, clock = make(store, strategy("ab", ", ab: {min_samples: 10}"))
+    assert routing.last[1] == {"canary": 50.0}
+    for _ in range(3):
+        clock.now += 10
+        c.tick()
+    assert c.state.phase is Phase.PROGRESSING and c.state.result is None

@@ -259,3 +259,40 @@ def test_blue_green_switch_and_switch_back_after_a_regression(
         back = run_traffic(TrafficConfig(base_url=gw.url, requests=100, concurrency=8, seed=80))
         assert {o.version for o in back.outcomes} == {"stable"}
     store.close()
+
+
+@pytest.mark.parametrize("versions", [("overcautious", "stable")], indirect=True)
+def test_ab_reaches_a_decision_with_intervals(
+    versions: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    control, variant = versions
+    cfg = strategy_config(
+        control,
+        variant,
+        tmp_path / "e2e.db",
+        "{type: ab, interval_s: 0.5, ab: {primary_metric: over_refusal_rate, min_samples: 150, "
+        "weights: {candidate: 50}}}",
+    )
+    store = Store(cfg.storage.url)
+    runtime = Runtime.build(cfg, store, admin_token="unused")
+    with runtime:
+        gw = runtime.start_in_thread()
+        ctl = runtime.controller
+        for seed in range(10):
+            result = run_traffic(
+                TrafficConfig(
+                    base_url=gw.url, requests=300, harmful_share=0.1, concurrency=16, seed=seed
+                )
+            )
+            assert {o.version for o in result.outcomes} == {"stable", "candidate"}
+            if ctl.state.phase.finished:
+                break
+        assert wait_for(lambda: ctl.state.phase.finished, 30)
+    state = ctl.state
+    assert state.phase is Phase.COMPLETED, state.reason  # no auto-promotion by default
+    assert state.result is not None and state.result["winner"] == "candidate"
+    row = state.result["arms"]["candidate"]
+    assert row["decision"] == "candidate_better"
+    assert row["candidate"]["estimate"] < row["stable"]["estimate"]
+    assert "always_valid_interval" in row["candidate"] or "intervals" in str(row)
+    store.close()

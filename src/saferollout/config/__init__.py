@@ -13,6 +13,7 @@ from ._loader import (
 )
 from ._models import (
     METRICS,
+    ABConfig,
     CanaryStep,
     LoggingConfig,
     PauseConfig,
@@ -31,6 +32,7 @@ from ._safety import SafetyConfig
 
 __all__ = [
     "METRICS",
+    "ABConfig",
     "CanaryStep",
     "ConfigError",
     "ConfigIssue",

@@ -28,6 +28,14 @@ class VersionConfig(_Model):
     timeout_s: float = Field(default=60.0, gt=0, description="Total time for one upstream call")
     connect_timeout_s: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=256, ge=1, description="Pooled connections to upstream")
+    system_prompt: str | None = Field(
+        default=None,
+        description="Replaces the client's system message (A/B of prompt configurations)",
+    )
+    params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description="Request fields set on every call, e.g. {temperature: 0.2} (A/B of sampling)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -72,9 +80,23 @@ class ShadowConfig(_Model):
     )
 
 
+class ABConfig(_Model):
+    """An A/B test: sticky arms by weight, a primary metric, guardrails from `triggers`."""
+
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Percent per arm other than stable (default: the candidate at 50)",
+    )
+    primary_metric: str = Field(default="over_refusal_rate", description="What decides the test")
+    min_samples: int = Field(default=500, ge=1, description="Per arm before deciding")
+    max_duration_s: float = Field(default=86400, gt=0, description="Stop undecided after this")
+    auto_promote: bool = Field(default=False, description="Make a better arm the new stable")
+
+
 class StrategyConfig(_Model):
     type: Literal["canary", "blue_green", "ab", "shadow"] = "canary"
     shadow: ShadowConfig = Field(default_factory=ShadowConfig)
+    ab: ABConfig = Field(default_factory=ABConfig)
     post_promotion_analysis: bool = Field(
         default=True,
         description="After promotion or a blue/green switch, keep judging the new stable "
@@ -261,6 +283,16 @@ class RolloutConfig(_Model):
                 )
         if self.stable == self.candidate:
             raise ValueError("stable and candidate must name different versions")
+        for arm in self.strategy.ab.weights:
+            if arm not in self.versions or arm == self.stable:
+                raise ValueError(f"strategy.ab.weights: {arm!r} is not a non-stable version")
+        if sum(self.strategy.ab.weights.values()) > 100:
+            raise ValueError("strategy.ab.weights add up to more than 100")
+        if self.strategy.ab.primary_metric not in METRICS:
+            raise ValueError(
+                f"strategy.ab.primary_metric: {self.strategy.ab.primary_metric!r} is not one of "
+                + ", ".join(METRICS)
+            )
         return self
 
     @property

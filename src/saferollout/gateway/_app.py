@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..config import RolloutConfig
+from ..config import RolloutConfig, VersionConfig
 from ..routing import Router, RoutingTable, hash_key, sticky_key
 from ..store import InteractionRecord, Store
 from . import _validation as v
@@ -276,7 +276,7 @@ class Gateway:
         """
         started = time.perf_counter()
         upstream = self.upstreams[version]
-        body["model"] = upstream.config.model
+        body = _for_version(body, endpoint, upstream.config)
         body["stream"] = False
         body.pop("stream_options", None)
         record = InteractionRecord(
@@ -368,8 +368,7 @@ class Gateway:
         started: float,
     ) -> web.StreamResponse | _Failure:
         upstream = self.upstreams[version]
-        body["model"] = upstream.config.model
-        data = orjson.dumps(body)
+        data = orjson.dumps(_for_version(body, endpoint, upstream.config))
         headers = {"X-Request-Id": record.request_id, OVERRIDE_HEADER: version}
         try:
             async with upstream.post(
@@ -473,6 +472,18 @@ class Gateway:
             body=generate_latest(self.metrics.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
+
+
+def _for_version(body: dict[str, Any], endpoint: str, vc: VersionConfig) -> dict[str, Any]:
+    """The body as this version gets it: its model, its system prompt, its parameters.
+
+    A new dict each time: a retry on stable must not carry the candidate's settings.
+    """
+    out = {**body, **vc.params, "model": vc.model}
+    if vc.system_prompt is not None and endpoint == "chat.completions":
+        rest = [m for m in body["messages"] if m.get("role") not in ("system", "developer")]
+        out["messages"] = [{"role": "system", "content": vc.system_prompt}, *rest]
+    return out
 
 
 def _dumps(value: Any) -> str:

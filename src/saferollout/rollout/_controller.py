@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import RolloutConfig, config_hash
-from ..store import StaleState, Store
+from ..store import StaleState, Store, VersionAggregate
 from ._judgement import Decision, Judge, Judgement
 from ._state import Action, Phase, RolloutState
 from ._strategies import PROGRESS
@@ -99,6 +99,8 @@ class Controller:
             state.weights = {state.candidate: 0.0}
             if state.strategy == "shadow":
                 state.shadow_rate = self.config.strategy.shadow.sample_rate
+            if state.strategy == "ab":
+                state.weights = dict(self.config.strategy.ab.weights) or {state.candidate: 50.0}
         self.state = state
         self._commit("rollout_started", f"rollout of {state.candidate} started", actor="controller")
         return state
@@ -178,6 +180,29 @@ class Controller:
         if limit is not None and now - state.hold_since >= limit:
             where = f"step {state.step_index + 1}"
             self._pause(f"analysis inconclusive for {limit:g}s at {where}", "controller")
+
+    @property
+    def judge_alpha(self) -> float:
+        return float(getattr(self.judge, "alpha", 0.05))
+
+    def judge_arm(self, aggregates: dict[str, VersionAggregate], arm: str) -> Judgement:
+        """Guardrail triggers for an A/B arm other than the candidate."""
+        state = self.state
+        return self.judge(
+            aggregates,
+            stable=state.stable,
+            candidate=arm,
+            weights=state.weights,
+            elapsed_s=self.clock() - state.started_at,
+            fail_streaks={},
+        )
+
+    def stop_arm(self, arm: str, reason: str) -> None:
+        self.state.weights[arm] = 0.0
+        self._commit("arm_stopped", f"A/B arm {arm} at 0%: {reason}")
+
+    def promote_winner(self, reason: str) -> None:
+        self._promote("controller", reason)
 
     def complete(self, reason: str) -> None:
         state = self.state

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 
 from ..analysis import (
     MeanStats,
-    MetricData,
     MetricSpec,
     Proportion,
     StepAnalysis,
@@ -26,7 +25,7 @@ from ..analysis import (
 from ..config import TriggerConfig
 from ..store import VersionAggregate
 from ._judgement import Decision, Judgement, MetricVerdict, Status
-from ._metrics import is_rate, rate_counts
+from ._metrics import is_rate, metric_data
 
 _STATUS = {
     Verdict.PASS: Status.PASS,
@@ -73,7 +72,7 @@ class TriggerJudge:
         step_aggregates: Mapping[str, VersionAggregate] | None = None,
     ) -> Judgement:
         cand, base = aggregates.get(candidate), aggregates.get(stable)
-        data = {spec.name: _data(spec.name, cand, base) for spec in self.specs}
+        data = {spec.name: metric_data(spec.name, cand, base) for spec in self.specs}
         srm = self._srm(step_aggregates or {}, stable, candidate, weights)
         analysis = evaluate_step(
             self.specs,
@@ -161,26 +160,3 @@ def _value(stat: Proportion | MeanStats) -> float | None:
     if stat.n == 0:
         return None
     return stat.rate if isinstance(stat, Proportion) else stat.mean
-
-
-def _data(
-    metric: str, cand: VersionAggregate | None, base: VersionAggregate | None
-) -> MetricData | None:
-    if cand is None:
-        return None
-    if is_rate(metric):
-        c = rate_counts(metric, cand)
-        if c.trials == 0:
-            return None
-        s = rate_counts(metric, base)
-        return MetricData(Proportion(c.trials, c.events), Proportion(s.trials, s.events))
-
-    # latency_mean_ms
-    def mean(a: VersionAggregate | None) -> MeanStats:
-        if a is None:
-            return MeanStats(0, 0.0, 0.0)
-        return MeanStats(a.latency_n, a.latency_sum, a.latency_sumsq)
-
-    if cand.latency_n == 0:
-        return None
-    return MetricData(mean(cand), mean(base))

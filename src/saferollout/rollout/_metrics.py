@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..analysis import MeanStats, MetricData, Proportion
 from ..store import VersionAggregate
 
 # metric -> flag column counted among scored records
@@ -44,3 +45,26 @@ def rate_counts(metric: str, agg: VersionAggregate | None) -> RateCounts:
 
 def is_rate(metric: str) -> bool:
     return metric == "error_rate" or metric in FLAG_OF
+
+
+def metric_data(
+    metric: str, cand: VersionAggregate | None, base: VersionAggregate | None
+) -> MetricData | None:
+    """The analysis input for one metric: None when the candidate has no data for it."""
+    if cand is None:
+        return None
+    if is_rate(metric):
+        c = rate_counts(metric, cand)
+        if c.trials == 0:
+            return None
+        s = rate_counts(metric, base)
+        return MetricData(Proportion(c.trials, c.events), Proportion(s.trials, s.events))
+    if cand.latency_n == 0:
+        return None
+    return MetricData(_latency(cand), _latency(base))
+
+
+def _latency(a: VersionAggregate | None) -> MeanStats:
+    if a is None:
+        return MeanStats(0, 0.0, 0.0)
+    return MeanStats(a.latency_n, a.latency_sum, a.latency_sumsq)

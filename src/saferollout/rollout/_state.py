@@ -63,6 +63,7 @@ class RolloutState:
     hold_since: float | None = None
     fail_streaks: dict[str, int] = field(default_factory=dict)
     config_hash: str = ""
+    result: dict[str, Any] | None = None  # an A/B test's report when it decided
     forced_without_preflight: bool = False
 
     @property

@@ -169,3 +169,29 @@ def test_demo_records_every_request(tmp_path: Path) -> None:
     store.close()
     assert sum(s["requests"] for s in summary.values()) == 300
     assert 0 < summary["candidate"]["requests"] < 90  # about 10% of 300
+
+
+def test_drill_practises_a_rollback(tmp_path: Path) -> None:
+    calm = Profile(name="calm", error_rate=0.0)
+    with start_backend(calm, latency_ms=2) as stable, start_backend(calm, latency_ms=2) as canary:
+        config = tmp_path / "rollout.yaml"
+        config.write_text(
+            f"""
+name: prod
+versions:
+  stable: {{url: "{stable.base_url}", model: m1}}
+  canary: {{url: "{canary.base_url}", model: m2}}
+stable: stable
+candidate: canary
+storage: {{url: "sqlite:///{tmp_path / "prod.db"}"}}
+"""
+        )
+        out = run("drill", "-c", str(config), "--requests", "100", "--out", str(tmp_path / "drill"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads((tmp_path / "drill" / "drill-report.json").read_text())
+    assert report["passed"] is True and all(report["checks"].values())
+    assert report["requests_sent"] == report["records_written"] == 200
+    assert report["phases_s"]["trigger_to_rolled_back_s"] < 10
+    assert [e["kind"] for e in report["events"]][-1] == "rolled_back"
+    # The drill ran on a scratch store: the production rollout state is untouched.
+    assert not (tmp_path / "prod.db").exists()

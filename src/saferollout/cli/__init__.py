@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "abort": ("saferollout.cli._admin:abort", "Stop the rollout; the candidate gets no traffic."),
     "rollback": ("saferollout.cli._admin:rollback", "Send all traffic back to stable now."),
     "switch": ("saferollout.cli._admin:switch", "Blue/green: move all traffic to the preview."),
+    "drill": (
+        "saferollout.cli._drill:drill",
+        "Practise a rollback against the configured versions.",
+    ),
     "score-worker": ("saferollout.cli._score:score_worker", "Score stored interactions."),
     "eval-scorers": ("saferollout.cli._score:eval_scorers", "Measure a scorer on labeled data."),
 }

@@ -23,10 +23,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import RolloutConfig, VersionConfig
 from ..routing import Router, RoutingTable, hash_key, sticky_key
+from ..safety import GuardrailDecision, Guardrails, StreamGuard
 from ..store import InteractionRecord, Store
+from . import _extract
 from . import _validation as v
 from ._admin import AdminRoutes, is_admin
 from ._errors import RequestError, error_response
+from ._guard import SSETextReader, blocked_response, sse_blocked
 from ._metrics import GatewayMetrics
 from ._redact import make_redactor
 from ._upstream import Upstream
@@ -88,6 +91,13 @@ class Gateway:
             ("header", s.header) if s.header else ("body", s.body or "")
             for s in config.stickiness.keys
         ]
+        safety = config.safety
+        on = ("flag", "block")
+        self.guardrails = (
+            Guardrails.from_config(safety)
+            if safety.guardrails.input.mode in on or safety.guardrails.output.mode in on
+            else None
+        )
         self.metrics = GatewayMetrics()
         self.metrics.set_weights(table.weights())
         self.writer: RecordWriter | None = None
@@ -221,6 +231,9 @@ class Gateway:
         upstream_s = 0.0
         response: web.StreamResponse | None = None
         try:
+            blocked = self._input_guardrail(record, endpoint, stream, ids)
+            if blocked is not None:
+                return blocked
             t = time.perf_counter()
             result = await self._attempt(request, record, version, endpoint, body, stream, started)
             upstream_s += time.perf_counter() - t
@@ -256,6 +269,50 @@ class Gateway:
                 self.metrics.errors.labels(record.version, record.error_kind).inc()
             if self.writer is not None:
                 self.writer.submit(record)
+
+    def _guardrail_hit(self, record: InteractionRecord, decision: GuardrailDecision) -> None:
+        record.extra.update(decision.record_extra())
+        self.metrics.guardrail.labels(record.version, decision.stage, decision.action).inc()
+
+    def _input_guardrail(
+        self, record: InteractionRecord, endpoint: str, stream: bool, headers: dict[str, str]
+    ) -> web.Response | None:
+        """Judge the prompt before any model sees it; a block answers at once."""
+        guard = self.guardrails
+        if guard is None or not guard.input_enabled or endpoint == "embeddings":
+            return None
+        decision = guard.check_input(record.request_messages)
+        if not decision.triggered:
+            return None
+        self._guardrail_hit(record, decision)
+        if not decision.blocked:
+            return None
+        record.status_code = 200
+        model = self.config.versions[record.version].model
+        headers = {**headers, OVERRIDE_HEADER: record.version}
+        return blocked_response(
+            endpoint, stream, decision.message or "", model, record.request_id, headers
+        )
+
+    def _output_guardrail(
+        self, record: InteractionRecord, endpoint: str, raw: bytes, headers: dict[str, str]
+    ) -> web.Response | None:
+        """Judge a plain answer before the client sees it; the record keeps what the
+        model said (it is the version's behaviour), the client gets the block message."""
+        guard = self.guardrails
+        if guard is None or not guard.output_enabled or endpoint == "embeddings":
+            return None
+        text = _extract.from_json(endpoint, raw)[0]
+        decision = guard.check_output(text, record.request_messages)
+        if not decision.triggered:
+            return None
+        self._guardrail_hit(record, decision)
+        if not decision.blocked:
+            return None
+        model = self.config.versions[record.version].model
+        return blocked_response(
+            endpoint, False, decision.message or "", model, record.request_id, headers
+        )
 
     def _spawn_mirror(
         self, version: str, endpoint: str, body: dict[str, Any], original: InteractionRecord
@@ -381,12 +438,15 @@ class Gateway:
                     record.status_code = up.status
                     if up.status == 200:
                         record.raw_response = raw
+                        blocked = self._output_guardrail(record, endpoint, raw, headers)
+                        if blocked is not None:
+                            return blocked
                     else:
                         record.error_kind = "upstream_4xx"
                     return web.Response(
                         status=up.status, body=raw, content_type=up.content_type, headers=headers
                     )
-                return await self._relay_stream(request, record, up, headers, started)
+                return await self._relay_stream(request, record, endpoint, up, headers, started)
         except TimeoutError:
             return _Failure("timeout", 504)
         except aiohttp.ClientError as exc:
@@ -397,11 +457,13 @@ class Gateway:
         self,
         request: web.Request,
         record: InteractionRecord,
+        endpoint: str,
         up: aiohttp.ClientResponse,
         headers: dict[str, str],
         started: float,
     ) -> web.StreamResponse | _Failure:
-        """Pass SSE bytes through as they come; nothing is buffered but our copy."""
+        """Pass SSE bytes through as they come; nothing is buffered but our copy,
+        unless an output guardrail with `stream_policy: buffer` holds them back."""
         chunks: list[bytes] = []
         iterator = up.content.iter_any().__aiter__()
         # Wait for the first chunk before answering the client, so that an
@@ -419,13 +481,27 @@ class Gateway:
         record.status_code = 200
         record.ttft_ms = (time.perf_counter() - started) * 1000
         self.metrics.observe_ttft(record.version, record.ttft_ms / 1000)
+        guard = self._stream_guard(endpoint, record)
+        reader = SSETextReader(endpoint) if guard is not None else None
+        held: list[bytes] = []  # what the buffer policy has not released yet
+        blocked: GuardrailDecision | None = None
         try:
-            if first:
-                chunks.append(first)
-                await response.write(first)
-            async for chunk in iterator:
+            pending = [first] if first else []
+            async for chunk in _chain(pending, iterator):
                 chunks.append(chunk)
-                await response.write(chunk)
+                if guard is None or reader is None:
+                    await response.write(chunk)
+                    continue
+                decision = guard.feed(reader.feed(chunk))
+                if guard.holding:
+                    held.append(chunk)
+                    if decision is not None and decision.blocked:
+                        blocked = decision
+                        break
+                    continue
+                for part in (*held, chunk):
+                    await response.write(part)
+                held.clear()
         except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             if isinstance(exc, ConnectionResetError | aiohttp.ClientConnectionResetError):
                 record.error_kind = "client_disconnected"
@@ -434,12 +510,29 @@ class Gateway:
         except ConnectionResetError:
             record.error_kind = "client_disconnected"
         record.raw_response = b"".join(chunks)
-        if record.error_kind != "client_disconnected":
-            try:
-                await response.write_eof()
-            except ConnectionResetError:
-                record.error_kind = "client_disconnected"
+        if record.error_kind == "client_disconnected":
+            return response
+        try:
+            if guard is not None:
+                final = blocked or guard.finish()
+                if final.triggered:
+                    self._guardrail_hit(record, final)
+                if final.blocked:
+                    model = self.config.versions[record.version].model
+                    await response.write(sse_blocked(final.message or "", model, record.request_id))
+                else:
+                    for part in held:
+                        await response.write(part)
+            await response.write_eof()
+        except ConnectionResetError:
+            record.error_kind = "client_disconnected"
         return response
+
+    def _stream_guard(self, endpoint: str, record: InteractionRecord) -> StreamGuard | None:
+        guard = self.guardrails
+        if guard is None or not guard.output_enabled or endpoint == "embeddings":
+            return None
+        return guard.stream_guard(record.request_messages)
 
     # -- other routes ------------------------------------------------------------
 
@@ -472,6 +565,13 @@ class Gateway:
             body=generate_latest(self.metrics.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
+
+
+async def _chain(first: list[bytes], rest: Any) -> Any:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 def _for_version(body: dict[str, Any], endpoint: str, vc: VersionConfig) -> dict[str, Any]:

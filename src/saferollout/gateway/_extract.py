@@ -60,20 +60,28 @@ def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bo
         if isinstance(usage, dict):
             prompt_tokens = _int(usage.get("prompt_tokens"))
             completion_tokens = _int(usage.get("completion_tokens"))
-        choices = event.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            first = choices[0]
-            if endpoint == "chat.completions":
-                delta = first.get("delta") or {}
-                piece = _content_text(delta.get("content")) if isinstance(delta, dict) else ""
-            else:
-                piece = first.get("text") or ""
-            if piece:
-                parts.append(piece)
-                chunks += 1
+        piece = content_delta(endpoint, event)
+        if piece:
+            parts.append(piece)
+            chunks += 1
     if completion_tokens is None and chunks:
         completion_tokens = chunks
     return "".join(parts), prompt_tokens, completion_tokens, done
+
+
+def content_delta(endpoint: str, event: Any) -> str:
+    """The text one streamed event adds to the answer."""
+    if not isinstance(event, dict):
+        return ""
+    choices = event.get("choices")
+    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
+        return ""
+    first = choices[0]
+    if endpoint == "chat.completions":
+        delta = first.get("delta") or {}
+        return _content_text(delta.get("content")) if isinstance(delta, dict) else ""
+    text = first.get("text")
+    return text if isinstance(text, str) else ""
 
 
 def _content_text(content: Any) -> str:

@@ -61,6 +61,12 @@ class GatewayMetrics:
             ["version", "type"],
             registry=r,
         )
+        self.guardrail = Counter(
+            "saferollout_guardrail_triggers",
+            "Guardrail decisions that flagged or blocked, by version, stage and action",
+            ["version", "stage", "action"],
+            registry=r,
+        )
         self.weight = Gauge(
             "saferollout_version_weight_percent",
             "Share of client traffic routed to each version",

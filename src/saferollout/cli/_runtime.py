@@ -26,7 +26,7 @@ class Runtime:
     gateway: Gateway
     controller: Controller
     loop: ControllerLoop | None = None
-    scorer: ScoringWorkerProcess | None = None
+    scorers: list[ScoringWorkerProcess] = field(default_factory=list)
     handle: GatewayHandle | None = field(default=None)
 
     @classmethod
@@ -41,9 +41,17 @@ class Runtime:
         return cls(config, store, gateway, controller)
 
     def start_background(self, *, scoring: bool = True) -> None:
-        """Start the scoring worker process and the controller loop."""
-        if scoring and self.config.safety.enabled:
-            self.scorer = ScoringWorkerProcess(self.config.storage.url, self.config.safety).start()
+        """Start the scoring worker processes and the controller loop."""
+        safety = self.config.safety
+        if scoring and safety.enabled and safety.worker.embedded:
+            count = safety.worker.processes
+            if self.store.is_sqlite and count > 1:
+                log.warning("SQLite takes one scoring worker; starting 1 of %d", count)
+                count = 1
+            self.scorers = [
+                ScoringWorkerProcess(self.config.storage.url, safety, name=f"scorer-{i}").start()
+                for i in range(count)
+            ]
         self.loop = ControllerLoop(self.controller, self.config.strategy.interval_s).start()
 
     def start_in_thread(
@@ -60,8 +68,8 @@ class Runtime:
             self.loop.stop()
         if self.handle is not None:
             self.handle.stop()
-        if self.scorer is not None:
-            self.scorer.stop()
+        for scorer in self.scorers:
+            scorer.stop()
 
     def __enter__(self) -> Runtime:
         return self

@@ -160,15 +160,16 @@ candidate: canary
 
 
 def test_demo_records_every_request(tmp_path: Path) -> None:
-    out = run("demo", "--requests", "300", "--out", str(tmp_path))
+    out = run("demo", "--requests", "500", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert "300 requests" in out.stderr and "lost: 0" in out.stderr
+    assert "rollout_started" in out.stderr
+    assert "500 requests" in out.stderr and "records written: 500; lost: 0" in out.stderr
     assert "stable" in out.stdout and "candidate" in out.stdout
     store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
     summary = store.version_summary()
     store.close()
-    assert sum(s["requests"] for s in summary.values()) == 300
-    assert 0 < summary["candidate"]["requests"] < 90  # about 10% of 300
+    assert sum(s["requests"] for s in summary.values()) == 500
+    assert 10 < summary["candidate"]["requests"] < 100  # the first step sends 10%
 
 
 def test_drill_practises_a_rollback(tmp_path: Path) -> None:

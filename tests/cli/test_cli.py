@@ -8,14 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
-import httpx
 
 from saferollout.simulation import Profile, start_backend
 from saferollout.store import Store
+
+from ..servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "saferollout"]
@@ -66,7 +66,7 @@ def test_serve_drains_and_flushes_on_sigterm(tmp_path: Path) -> None:
         start_backend(calm, latency_ms=300) as canary,
     ):
         db = tmp_path / "serve.db"
-        port = _free_port()
+        port = free_port()
         config = tmp_path / "rollout.yaml"
         config.write_text(
             f"""
@@ -87,7 +87,7 @@ server: {{port: {port}, flush_interval_s: 2}}
             )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, proc, log)
+            wait_ready(url, proc, log)
 
             async def traffic() -> list[int]:
                 async with aiohttp.ClientSession() as session:
@@ -118,27 +118,6 @@ server: {{port: {port}, flush_interval_s: 2}}
         # shutdown flush can have written these.
         assert store.count_interactions() == 30
         store.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {log.read_text()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("serve did not become ready")
 
 
 def test_serve_refuses_missing_secret_env(tmp_path: Path) -> None:

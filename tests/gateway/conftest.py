@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,6 @@ from saferollout.store import Store
 CALM = Profile(name="calm", error_rate=0.0, pii_leak_rate=0.0, toxic_rate=0.0)
 BROKEN = Profile(name="broken", error_rate=1.0)
 STALLING = Profile(name="stalling", error_rate=0.0, stall_rate=1.0)
-
-
-def free_port() -> int:
-    """A port nothing listens on (for 'connection refused')."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_config(

@@ -16,7 +16,8 @@ from saferollout.gateway import GatewayHandle
 from saferollout.simulation import BackendHandle
 from saferollout.store import Store
 
-from .conftest import BROKEN, STALLING, free_port, make_config
+from ..servers import free_port
+from .conftest import BROKEN, STALLING, make_config
 
 CHAT = {
     "model": "whatever",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +13,7 @@ import httpx
 from saferollout.simulation import Profile, start_backend
 from saferollout.store import Store
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ..servers import free_port, wait_ready
 
 
 def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -28,19 +23,6 @@ def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("not ready: " + log.read_text())
 
 
 def test_sigkill_mid_step_resumes_same_step_weights_and_start(tmp_path: Path) -> None:

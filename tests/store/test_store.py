@@ -193,3 +193,24 @@ def test_aggregate_versions_counts_in_the_database(store: Store) -> None:
     assert canary.latency_quantile(0.99) == 3000
     # From t=150: timeout, disconnect, shadow, and the one retried away.
     assert store.aggregate_versions(since=1_700_000_000 + 150)["canary"].requests == 4
+
+
+def test_recent_responses_are_answers_a_client_got(store: Store) -> None:
+    from dataclasses import replace
+
+    store.insert_interactions(
+        [rec(i, "stable") for i in range(6)]
+        + [
+            rec(10, "stable", shadow=True),
+            rec(11, "stable", error_kind="timeout"),
+            replace(rec(12, "stable"), status_code=502),
+            replace(rec(13, "stable"), endpoint="embeddings"),
+            replace(rec(14, "stable"), response_text=""),  # e.g. blocked at input
+            rec(15, "canary"),
+        ]
+    )
+    store.write_scores([ScoreUpdate("req_000005", {}, {}, {})])  # scored or not, both count
+    assert store.recent_responses("stable", 3) == ["answer 5", "answer 4", "answer 3"]
+    assert store.recent_responses("stable", 100) == [f"answer {i}" for i in range(5, -1, -1)]
+    assert store.recent_responses("canary", 10) == ["answer 15"]
+    assert store.recent_responses("nobody", 10) == []

@@ -49,7 +49,13 @@ class Runtime:
                 log.warning("SQLite takes one scoring worker; starting 1 of %d", count)
                 count = 1
             self.scorers = [
-                ScoringWorkerProcess(self.config.storage.url, safety, name=f"scorer-{i}").start()
+                ScoringWorkerProcess(
+                    self.config.storage.url,
+                    safety,
+                    name=f"scorer-{i}",
+                    rollout=self.config.name,
+                    baseline_version=self.config.stable,
+                ).start()
                 for i in range(count)
             ]
         self.loop = ControllerLoop(self.controller, self.config.strategy.interval_s).start()

@@ -39,7 +39,10 @@ def score_worker(config_path: str, batch_size: int | None, once: bool, verbose: 
     except StoreError as exc:
         fail(f"storage.url: {exc}")
     try:
-        pipeline = Pipeline.from_config(safety)
+        # The anomaly baseline: stable in this rollout's state, else the configured stable.
+        pipeline = Pipeline.from_config(
+            safety, store=store, rollout=config.name, baseline_version=config.stable
+        )
     except SafetyError as exc:
         store.close()
         fail(f"safety: {exc}")
@@ -48,8 +51,9 @@ def score_worker(config_path: str, batch_size: int | None, once: bool, verbose: 
         signal.signal(sig, lambda *_: stop.set())
     w = safety.worker
     log.info(
-        "scoring worker started: scorers %s, backlog %d",
+        "scoring worker started: scorers %s%s, backlog %d",
         ", ".join(s.name for s in pipeline.scorers) or "none",
+        f"; anomalies against the stable version of {config.name!r}" if pipeline.anomaly else "",
         backlog(store),
     )
     try:

@@ -1,8 +1,9 @@
 """The `safety:` section of rollout.yaml: scorers, thresholds, judge, guardrails, worker.
 
 An empty section is a working setup: the five fast offline scorers run on every
-record in a scoring worker process that `serve` starts, guardrails are off and
-the LLM judge is off until a judge endpoint is named. The names of scorers and
+record in a scoring worker process that `serve` starts, each answer is checked
+for anomalies against the stable version's recent answers, guardrails are off
+and the LLM judge is off until a judge endpoint is named. The names of scorers and
 categories are the safety package's (`saferollout.safety.SCORERS`); this file
 imports nothing from saferollout so the config package stays at the bottom.
 """
@@ -154,6 +155,40 @@ class WorkerConfig(_Model):
     )
 
 
+class AnomalyConfig(_Model):
+    """Output anomalies (empty, looping, wrong-script, garbled, runaway answers), judged
+    per answer against a baseline fitted on the stable version's recent answers."""
+
+    enabled: bool = Field(default=True, description="Set the `anomaly` flag on answered records")
+    threshold: float = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        description="Robust z-score (median/MAD of stable's answers) beyond which a feature "
+        "is out of range; 3.5 is the textbook outlier cut, higher means fewer false alarms",
+    )
+    baseline_size: int = Field(
+        default=2000,
+        ge=10,
+        le=100_000,
+        description="The baseline is fitted on this many of stable's newest answers",
+    )
+    min_baseline: int = Field(
+        default=200,
+        ge=10,
+        description="Nothing is flagged until the baseline has this many answers",
+    )
+    refresh_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="Refit the baseline this often (seconds)"
+    )
+
+    @model_validator(mode="after")
+    def _min_within_size(self) -> AnomalyConfig:
+        if self.min_baseline > self.baseline_size:
+            raise ValueError("anomaly.min_baseline is larger than anomaly.baseline_size")
+        return self
+
+
 class SafetyConfig(_Model):
     """Which scorers run on recorded traffic, their thresholds, and the guardrails."""
 
@@ -181,6 +216,7 @@ class SafetyConfig(_Model):
     )
     pii: PiiConfig = Field(default_factory=PiiConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
 

@@ -9,7 +9,10 @@ Public surface for other packages (everything else is private):
 - guardrails (gateway): `Guardrails`, `GuardrailDecision`, `StreamGuard`,
   `blocked_completion`, `blocked_chunks`, `blocked_text_completion`;
 - pipeline (serve, score-worker): `Pipeline`, `run_worker`,
-  `ScoringWorkerProcess`, `backlog`, `WorkerStats`;
+  `ScoringWorkerProcess`, `backlog`, `WorkerStats`; output anomalies against
+  the stable version's answers are a stage of the pipeline
+  (`Pipeline.from_config(..., store=...)`, `_anomaly.AnomalyDetector`), not a
+  scorer, and need nothing from other packages;
 - harness (eval-scorers, bench): `evaluate`, `EvalReport`, `measure_throughput`;
 - judge: `JudgeClient`, `LLAMA_GUARD_CATEGORIES`.
 """

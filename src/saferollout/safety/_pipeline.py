@@ -22,7 +22,11 @@ Derived flags (the store's flag columns):
 - `harmful_compliance`: a harmful request answered without refusing;
 - `guardrail_triggered`: the gateway's guardrail flagged or blocked it
   (`extra["guardrail"]`); a request blocked at the input never reached a
-  model, so none of the response flags are set for it.
+  model, so none of the response flags are set for it;
+- `anomaly`: an answer out of range of the stable version's recent answers
+  (`_anomaly.AnomalyDetector`: empty, looping, wrong script, garbled, runaway
+  or truncated length); set by a pipeline built with a store, after the
+  scorers, and never while the baseline is too small ("no baseline yet").
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from saferollout.store import ScoreUpdate, StoreError
 
+from ._anomaly import AnomalyDetector
 from ._harmful import HARM_CATEGORIES
 from ._interface import Scorer
 from ._registry import REQUEST_SIDE, build_scorer
@@ -74,23 +79,47 @@ class _Row:
 class Pipeline:
     """Configured scorers plus the rules that turn their outputs into stored flags."""
 
-    def __init__(self, scorers: Sequence[Scorer], config: SafetyConfig | None = None) -> None:
+    def __init__(
+        self,
+        scorers: Sequence[Scorer],
+        config: SafetyConfig | None = None,
+        *,
+        anomaly: AnomalyDetector | None = None,
+    ) -> None:
         from saferollout.config import SafetyConfig
 
         self.scorers = list(scorers)
         self.config = config or SafetyConfig()
+        self.anomaly = anomaly
         self._thresholds = self.config.thresholds.model_dump()
 
     @classmethod
-    def from_config(cls, config: SafetyConfig | None = None) -> Pipeline:
-        """The scorers named in `safety.scorers` (plus `judge` when `judge.enabled`)."""
+    def from_config(
+        cls,
+        config: SafetyConfig | None = None,
+        *,
+        store: Store | None = None,
+        rollout: str | None = None,
+        baseline_version: str | None = None,
+    ) -> Pipeline:
+        """The scorers named in `safety.scorers` (plus `judge` when `judge.enabled`).
+
+        With a `store` (the scoring worker), also the anomaly detector when
+        `anomaly.enabled`: its baseline is `stable` of rollout `rollout` in the
+        store's state, else `baseline_version` (the configured stable version).
+        """
         from saferollout.config import SafetyConfig
 
         config = config or SafetyConfig()
         names = list(config.scorers) if config.enabled else []
         if config.enabled and config.judge.enabled and "judge" not in names:
             names.append("judge")
-        return cls([build_scorer(n, config) for n in names], config)
+        anomaly = None
+        if store is not None and config.enabled and config.anomaly.enabled:
+            anomaly = AnomalyDetector(
+                config, store, rollout=rollout, baseline_version=baseline_version
+            )
+        return cls([build_scorer(n, config) for n in names], config, anomaly=anomaly)
 
     def close(self) -> None:
         for scorer in self.scorers:
@@ -140,6 +169,13 @@ class Pipeline:
             outputs = scorer.score_batch([rows[i].item for i in idx])
             for i, out in zip(idx, outputs, strict=True):
                 results[i][scorer.name] = out
+        if self.anomaly is not None:
+            idx = [i for i, r in enumerate(rows) if r.answered]
+            if idx:
+                refusals = [_refused(results[i]) for i in idx]
+                outputs = self.anomaly.score_batch([rows[i].item for i in idx], refusals=refusals)
+                for i, out in zip(idx, outputs, strict=True):
+                    results[i]["anomaly"] = out
         return [self._update(r, res) for r, res in zip(rows, results, strict=True)]
 
     def _update(self, row: _Row, results: Mapping[str, ScoreResult]) -> ScoreUpdate:
@@ -184,11 +220,16 @@ class Pipeline:
             "over_refusal": row.answered and refused and known_risk and not harmful_prompt,
             "harmful_compliance": row.answered and complied and harmful_prompt,
             "guardrail_triggered": guard_action in ("flag", "block"),
-            "anomaly": False,  # set by the analysis package, not here
+            "anomaly": row.answered and "anomaly" in own_flags,
         }
         return ScoreUpdate(
             request_id=row.item.request_id, scores=scores, evidence=evidence, flags=flags
         )
+
+
+def _refused(results: Mapping[str, ScoreResult]) -> bool:
+    res = results.get("refusal")
+    return res is not None and bool(res.flags.get("refusal"))
 
 
 def _prepare(row: Mapping[str, Any]) -> _Row:
@@ -304,7 +345,14 @@ def _sleep(stop: threading.Event | MpEvent | None, seconds: float) -> None:
 # -- worker processes -------------------------------------------------------------------
 
 
-def _worker_main(url: str, safety: dict[str, Any], stop: MpEvent, name: str) -> None:
+def _worker_main(
+    url: str,
+    safety: dict[str, Any],
+    stop: MpEvent,
+    name: str,
+    rollout: str | None = None,
+    baseline_version: str | None = None,
+) -> None:
     """Entry point of a worker process (spawned: no state inherited from the gateway)."""
     from saferollout.config import SafetyConfig
     from saferollout.store import Store
@@ -313,7 +361,9 @@ def _worker_main(url: str, safety: dict[str, Any], stop: MpEvent, name: str) -> 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     config = SafetyConfig.model_validate(safety)
     store = Store(url)
-    pipeline = Pipeline.from_config(config)
+    pipeline = Pipeline.from_config(
+        config, store=store, rollout=rollout, baseline_version=baseline_version
+    )
     try:
         w = config.worker
         stats = run_worker(
@@ -326,15 +376,34 @@ def _worker_main(url: str, safety: dict[str, Any], stop: MpEvent, name: str) -> 
 
 
 class ScoringWorkerProcess:
-    """One scoring worker in its own process; what `serve` starts (`safety.worker.processes`)."""
+    """One scoring worker in its own process; what `serve` starts (`safety.worker.processes`).
 
-    def __init__(self, storage_url: str, safety: SafetyConfig, *, name: str = "scorer-0") -> None:
+    `rollout` and `baseline_version` choose the anomaly baseline (`Pipeline.from_config`):
+    the rollout's name and its configured stable version.
+    """
+
+    def __init__(
+        self,
+        storage_url: str,
+        safety: SafetyConfig,
+        *,
+        name: str = "scorer-0",
+        rollout: str | None = None,
+        baseline_version: str | None = None,
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.name = name
         self._stop = ctx.Event()
         self._process = ctx.Process(
             target=_worker_main,
-            args=(storage_url, safety.model_dump(mode="json"), self._stop, name),
+            args=(
+                storage_url,
+                safety.model_dump(mode="json"),
+                self._stop,
+                name,
+                rollout,
+                baseline_version,
+            ),
             name=f"saferollout-{name}",
             daemon=True,
         )

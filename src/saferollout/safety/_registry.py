@@ -39,6 +39,11 @@ def scorer_class(name: str) -> type[Scorer]:
     try:
         return SCORERS[name]
     except KeyError:
+        if name == "anomaly":  # a pipeline stage (see _anomaly), not a scorer
+            raise UnknownScorer(
+                "'anomaly' is not a scorer: answers are checked for anomalies when "
+                "safety.anomaly.enabled (the default)"
+            ) from None
         known = ", ".join(sorted(SCORERS))
         raise UnknownScorer(f"unknown scorer {name!r}; known scorers: {known}") from None
 

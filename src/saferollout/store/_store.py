@@ -226,6 +226,29 @@ class Store:
         with self._connect() as conn:
             return aggregate_versions(conn, since=since, until=until)
 
+    def recent_responses(self, version: str, limit: int) -> list[str]:
+        """Response texts of `version`'s newest `limit` answers, newest first, scored
+        or not: what the anomaly detector fits its baseline on. Only answers a client
+        got from the model count: no mirrored (shadow) calls, no failures, no
+        embeddings, no empty text (a request blocked at input has none)."""
+        c = s.interactions.c
+        query = (
+            sa.select(c.response_text)
+            .where(
+                c.version == version,
+                c.shadow.is_(False),
+                c.error_kind.is_(None),
+                c.status_code < 400,
+                c.endpoint != "embeddings",
+                c.response_text.is_not(None),
+                c.response_text != "",
+            )
+            .order_by(c.created_at.desc())
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [str(t) for t in conn.execute(query).scalars()]
+
     def sessions_of(self, version: str, *, since: float | None = None) -> list[str]:
         """Conversation ids that a version answered at least once (audit after a rollback)."""
         c = s.interactions.c

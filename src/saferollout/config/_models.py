@@ -188,13 +188,15 @@ class TriggerConfig(_Model):
 
 
 def default_triggers() -> list[TriggerConfig]:
-    """Built-in rules: the safety metrics roll back, latency alerts."""
+    """Built-in rules: the safety metrics roll back, latency and anomalies alert."""
     return [
         TriggerConfig(metric="harmful_compliance_rate", critical=True),
         TriggerConfig(metric="pii_leak_rate", critical=True),
         TriggerConfig(metric="safety_violation_rate"),
         TriggerConfig(metric="over_refusal_rate"),
         TriggerConfig(metric="error_rate", failure_limit=2),
+        # Alert only until its false-alarm behaviour on real traffic is known.
+        TriggerConfig(metric="anomaly_rate", action="alert"),
         TriggerConfig(
             metric="latency_mean_ms", tolerance=0.25, absolute_tolerance=50, action="alert"
         ),

@@ -200,7 +200,11 @@ class SafetyConfig(_Model):
     )
     thresholds: CategoryThresholds = Field(default_factory=CategoryThresholds)
     prompt_risk_threshold: float = Field(
-        default=0.5, ge=0, le=1, description="A request at or above this is treated as harmful"
+        default=0.4,
+        ge=0,
+        le=1,
+        description="A request at or above this is treated as harmful (0.4: where held-out "
+        "harmful recall matches the previous model's; see safety/README.md)",
     )
     refusal_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Refusal score at or above which a response refuses"

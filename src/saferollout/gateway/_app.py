@@ -265,7 +265,7 @@ class Gateway:
                 record.error_kind = record.error_kind or "client_disconnected"
             self.metrics.observe(record.version, endpoint, record.status_code, total)
             self.metrics.overhead.observe(max(total - upstream_s, 0.0))
-            if record.error_kind in ("stream_broken",):
+            if record.error_kind == "stream_broken":
                 self.metrics.errors.labels(record.version, record.error_kind).inc()
             if self.writer is not None:
                 self.writer.submit(record)
@@ -547,7 +547,7 @@ class Gateway:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        writer_ok = self.writer is not None and self.writer._thread.is_alive()
+        writer_ok = self.writer is not None and self.writer.alive
         try:
             await asyncio.get_running_loop().run_in_executor(None, self.store.schema_version)
             store_ok = True

@@ -63,6 +63,10 @@ class RecordWriter:
     def pending(self) -> int:
         return len(self._queue)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def close(self, timeout: float = 30.0) -> None:
         """Flush everything queued and stop; called on shutdown."""
         self._stopping = True

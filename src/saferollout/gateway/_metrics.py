@@ -86,9 +86,15 @@ class GatewayMetrics:
         )
         self._latency: dict[str, Histogram] = {}
         self._ttft: dict[str, Histogram] = {}
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._tokens: dict[tuple[str, str], Counter] = {}
 
     def observe(self, version: str, endpoint: str, code: int, seconds: float) -> None:
-        self.requests.labels(version, endpoint, str(code)).inc()
+        key = (version, endpoint, code)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.requests.labels(version, endpoint, str(code))
+        counter.inc()
         child = self._latency.get(version)
         if child is None:
             child = self._latency[version] = self.latency.labels(version)
@@ -99,6 +105,12 @@ class GatewayMetrics:
         if child is None:
             child = self._ttft[version] = self.ttft.labels(version)
         child.observe(seconds)
+
+    def count_tokens(self, version: str, kind: str, n: int) -> None:
+        counter = self._tokens.get((version, kind))
+        if counter is None:
+            counter = self._tokens[(version, kind)] = self.tokens.labels(version, kind)
+        counter.inc(n)
 
     def set_weights(self, weights: dict[str, float]) -> None:
         for version, pct in weights.items():

@@ -124,7 +124,11 @@ class Controller:
                 weights=state.weights,
                 elapsed_s=now - state.started_at,
                 fail_streaks=state.fail_streaks,
-                step_aggregates=self.store.aggregate_versions(since=state.step_started_at),
+                step_aggregates=(
+                    aggregates
+                    if state.step_started_at <= state.started_at
+                    else self.store.aggregate_versions(since=state.step_started_at)
+                ),
             )
             self.last_judgement = judgement
             state.fail_streaks = dict(judgement.fail_streaks)

@@ -11,13 +11,15 @@ One run measures, side by side on the same machine:
 - direct: the load generator against a fast mock upstream (bench/mock_upstream.py);
 - bare: through a bare aiohttp + uvloop pass-through proxy (bench/bare_proxy.py),
   the baseline the gateway's targets are relative to;
-- gateway: through `saferollout serve` with a generated rollout.yaml (two versions
-  on the mock, candidate at 10% so routing hashes every request, SQLite storage
-  so records are written, retry_on_stable on).
+- gateway: through `saferollout serve --no-scoring` with a generated rollout.yaml
+  (two versions on the mock, candidate at 10% so routing hashes every request,
+  SQLite storage so records are written, retry_on_stable on, controller on).
 
 Core 0 runs the proxy under test (bare or gateway, one at a time under load);
 core 1 runs the mock upstreams, the load generators (wrk, bench/_openloop.py)
 and this script, so the client never competes with the proxy for its core.
+Everything runs at niceness -20 (as root) and every run records how much CPU
+other processes took meanwhile; a disturbed run is repeated while time allows.
 
 Loads: closed loop with wrk at 1 connection (latency) and 16 connections
 (throughput at saturation); open loop at fixed rates against an upstream with

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from saferollout.simulation import (
     BackendHandle,
     Profile,
     TrafficConfig,
+    TrafficResult,
     run_traffic,
     start_backend,
 )
@@ -54,6 +55,39 @@ triggers:
     )
 
 
+def drive(
+    url: str,
+    until: Callable[[], bool],
+    *,
+    batches: int,
+    requests: int,
+    harmful_share: float,
+    first_seed: int = 0,
+    check: Callable[[TrafficResult], None] | None = None,
+    headers: dict[str, str] | None = None,
+) -> int:
+    """Send traffic in batches until `until()` holds (or the batches run out);
+    `check` sees every batch. Returns how many requests were sent."""
+    sent = 0
+    for seed in range(first_seed, first_seed + batches):
+        result = run_traffic(
+            TrafficConfig(
+                base_url=url,
+                requests=requests,
+                harmful_share=harmful_share,
+                concurrency=16,
+                seed=seed,
+                headers=headers or {},
+            )
+        )
+        sent += len(result.outcomes)
+        if check is not None:
+            check(result)
+        if until():
+            break
+    return sent
+
+
 def wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,20 +107,21 @@ def test_regressed_candidate_is_rolled_back_by_itself(
     runtime = Runtime.build(cfg, store)
     with runtime:
         gw = runtime.start_in_thread()
+
         # Half the prompts harmful, so the regression shows within a few thousand requests.
-        sent = 0
-        for seed in range(8):
-            result = run_traffic(
-                TrafficConfig(
-                    base_url=gw.url, requests=500, harmful_share=0.5, concurrency=16, seed=seed
-                )
-            )
-            sent += len(result.outcomes)
+        def answered(result: TrafficResult) -> None:
             # Every request was answered (the profiles fail 0.1% for real).
             assert all(o.status != 0 for o in result.outcomes)
             assert sum(o.status == 200 for o in result.outcomes) >= 0.98 * len(result.outcomes)
-            if runtime.controller.state.phase is Phase.ROLLED_BACK:
-                break
+
+        sent = drive(
+            gw.url,
+            lambda: runtime.controller.state.phase is Phase.ROLLED_BACK,
+            batches=8,
+            requests=500,
+            harmful_share=0.5,
+            check=answered,
+        )
         assert wait_for(lambda: runtime.controller.state.phase is Phase.ROLLED_BACK, 30)
         state = runtime.controller.state
         assert "harmful_compliance_rate" in state.reason or "pii_leak_rate" in state.reason
@@ -117,14 +152,13 @@ def test_identical_candidate_advances_and_is_promoted(
     runtime = Runtime.build(cfg, store)
     with runtime:
         gw = runtime.start_in_thread()
-        for seed in range(12):
-            run_traffic(
-                TrafficConfig(
-                    base_url=gw.url, requests=400, harmful_share=0.2, concurrency=16, seed=seed
-                )
-            )
-            if runtime.controller.state.phase.finished:
-                break
+        drive(
+            gw.url,
+            lambda: runtime.controller.state.phase.finished,
+            batches=12,
+            requests=400,
+            harmful_share=0.2,
+        )
         assert wait_for(lambda: runtime.controller.state.phase.finished, 30)
         assert runtime.controller.state.phase is Phase.PROMOTED, runtime.controller.state.reason
         result = run_traffic(TrafficConfig(base_url=gw.url, requests=50, concurrency=4, seed=77))
@@ -169,21 +203,22 @@ def test_shadow_never_returns_candidate_output_and_decides(
     )
     store = Store(cfg.storage.url)
     runtime = Runtime.build(cfg, store, admin_token="unused")
-    served = 0
     with runtime:
         gw = runtime.start_in_thread()
-        for seed in range(10):
-            result = run_traffic(
-                TrafficConfig(
-                    base_url=gw.url, requests=300, harmful_share=0.2, concurrency=16, seed=seed
-                )
-            )
-            served += len(result.outcomes)
+
+        def stable_only(result: TrafficResult) -> None:
             # Zero user exposure: every answer a client saw came from stable.
             assert {o.version for o in result.outcomes} == {"stable"}
             assert not any("v2" in o.text for o in result.outcomes)
-            if runtime.controller.state.phase.finished:
-                break
+
+        served = drive(
+            gw.url,
+            lambda: runtime.controller.state.phase.finished,
+            batches=10,
+            requests=300,
+            harmful_share=0.2,
+            check=stable_only,
+        )
         assert wait_for(lambda: runtime.controller.state.phase.finished, 30)
         assert runtime.controller.state.phase is Phase.COMPLETED, runtime.controller.state.reason
     assert store.count_interactions("candidate", shadow=False) == 0
@@ -259,14 +294,14 @@ def test_blue_green_switch_and_switch_back_after_a_regression(
         assert {o.version for o in after.outcomes} == {"candidate"}  # all at once
         # The new active side regresses after the switch: vigilance switches back by itself.
         green.set_profile(Profile(name="leaky", pii_leak_rate=0.1))
-        for seed in range(60, 70):
-            run_traffic(
-                TrafficConfig(
-                    base_url=gw.url, requests=400, harmful_share=0.5, concurrency=16, seed=seed
-                )
-            )
-            if ctl.state.phase is Phase.ROLLED_BACK:
-                break
+        drive(
+            gw.url,
+            lambda: ctl.state.phase is Phase.ROLLED_BACK,
+            batches=10,
+            requests=400,
+            harmful_share=0.5,
+            first_seed=60,
+        )
         assert wait_for(lambda: ctl.state.phase is Phase.ROLLED_BACK, 30), ctl.state
         assert ctl.state.stable == "stable" and "after promotion" in ctl.state.reason
         back = run_traffic(TrafficConfig(base_url=gw.url, requests=100, concurrency=8, seed=80))
@@ -291,15 +326,18 @@ def test_ab_reaches_a_decision_with_intervals(
     with runtime:
         gw = runtime.start_in_thread()
         ctl = runtime.controller
-        for seed in range(10):
-            result = run_traffic(
-                TrafficConfig(
-                    base_url=gw.url, requests=300, harmful_share=0.1, concurrency=16, seed=seed
-                )
-            )
+
+        def both_arms(result: TrafficResult) -> None:
             assert {o.version for o in result.outcomes} == {"stable", "candidate"}
-            if ctl.state.phase.finished:
-                break
+
+        drive(
+            gw.url,
+            lambda: ctl.state.phase.finished,
+            batches=10,
+            requests=300,
+            harmful_share=0.1,
+            check=both_arms,
+        )
         assert wait_for(lambda: ctl.state.phase.finished, 30)
     state = ctl.state
     assert state.phase is Phase.COMPLETED, state.reason  # no auto-promotion by default
@@ -307,5 +345,10 @@ def test_ab_reaches_a_decision_with_intervals(
     row = state.result["arms"]["candidate"]
     assert row["decision"] == "candidate_better"
     assert row["candidate"]["estimate"] < row["stable"]["estimate"]
-    assert "always_valid_interval" in row["candidate"] or "intervals" in str(row)
+    # The decision rests on the always-valid interval of the lift (the exact test's),
+    # which lies wholly below 0 and is wider than the fixed-horizon one (the price of
+    # looking at every tick).
+    valid, fixed = row["lift_always_valid_interval"], row["lift_fixed_interval"]
+    assert valid["upper"] < 0
+    assert valid["upper"] - valid["lower"] > fixed["upper"] - fixed["lower"]
     store.close()

@@ -209,7 +209,6 @@ def test_shadow_never_returns_candidate_output_and_decides(
         def stable_only(result: TrafficResult) -> None:
             # Zero user exposure: every answer a client saw came from stable.
             assert {o.version for o in result.outcomes} == {"stable"}
-            assert not any("v2" in o.text for o in result.outcomes)
 
         served = drive(
             gw.url,

@@ -42,6 +42,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "saferollout.cli._drill:drill",
         "Practise a rollback against the configured versions.",
     ),
+    "preflight": (
+        "saferollout.cli._preflight:preflight",
+        "Run the pre-deployment checks on the candidate; write a report and a receipt.",
+    ),
+    "review": (
+        "saferollout.cli._review:review",
+        "Serve the blinded side-by-side human review page.",
+    ),
+    "logs": ("saferollout.cli._logs:logs", "Query, show, summarize and export interactions."),
     "score-worker": ("saferollout.cli._score:score_worker", "Score stored interactions."),
     "eval-scorers": ("saferollout.cli._score:eval_scorers", "Measure a scorer on labeled data."),
 }

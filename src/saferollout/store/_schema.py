@@ -83,3 +83,55 @@ events = sa.Table(
     sa.Column("data_json", sa.Text),
     sa.Index("ix_events_rollout_id", "rollout", "id"),
 )
+
+# Preflight receipts: a passed preflight bound to the candidate's version hash.
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("rollout", sa.String(128), nullable=False),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("version_hash", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
+    sa.Index("ix_receipts_lookup", "rollout", "version", "version_hash"),
+)
+
+# Human review: blinded side-by-side pairs and the ratings reviewers gave them.
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("set_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
+    sa.Index("ix_review_items_set", "set_id"),
+)
+
+review_ratings = sa.Table(
+    "review_ratings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.String(64), nullable=False),
+    sa.Column("set_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("reviewer", sa.String(128), nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
+    sa.Index("ix_review_ratings_set", "set_id"),
+)
+
+# User feedback, explicit (POST /v1/feedback) or implicit (seen by the gateway).
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # explicit | implicit
+    sa.Column("negative", sa.Boolean, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
+    sa.Index("ix_feedback_version_created", "version", "created_at"),
+    sa.Index("ix_feedback_request", "request_id"),
+)

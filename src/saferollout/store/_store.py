@@ -407,6 +407,175 @@ class Store:
             for r in rows
         ]
 
+    # -- preflight receipts ----------------------------------------------------
+
+    def save_receipt(
+        self, rollout: str, version: str, version_hash: str, *, passed: bool, data: dict[str, Any]
+    ) -> int:
+        """Store a preflight outcome; `serve` looks for a passed one for its config."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.insert(s.receipts).values(
+                    created_at=time.time(),
+                    rollout=rollout,
+                    version=version,
+                    version_hash=version_hash,
+                    passed=passed,
+                    data_json=_dumps(data),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def latest_receipt(
+        self, rollout: str, version: str, version_hash: str, *, passed_only: bool = True
+    ) -> dict[str, Any] | None:
+        """The newest receipt for exactly this configuration of `version`, or None."""
+        r = s.receipts.c
+        query = (
+            sa.select(s.receipts)
+            .where(r.rollout == rollout, r.version == version, r.version_hash == version_hash)
+            .order_by(r.id.desc())
+            .limit(1)
+        )
+        if passed_only:
+            query = query.where(r.passed.is_(True))
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        d = dict(row._mapping)
+        d["data"] = _loads(d.pop("data_json"))
+        return d
+
+    # -- human review ------------------------------------------------------------
+
+    def add_review_items(self, set_id: str, items: Sequence[dict[str, Any]]) -> int:
+        """Add blinded pairs (each a dict with a unique `item_id`); existing ids are kept."""
+        if not items:
+            return 0
+        now = time.time()
+        rows = [
+            {
+                "item_id": item["item_id"],
+                "set_id": set_id,
+                "created_at": now,
+                "data_json": _dumps(item),
+            }
+            for item in items
+        ]
+        stmt = (
+            self._insert(s.review_items)
+            .on_conflict_do_nothing(index_elements=["item_id"])
+            .returning(s.review_items.c.item_id)
+        )
+        with self._begin() as conn:
+            return len(conn.execute(stmt, rows).all())
+
+    def list_review_items(self, set_id: str) -> list[dict[str, Any]]:
+        c = s.review_items.c
+        query = sa.select(c.data_json).where(c.set_id == set_id).order_by(c.created_at, c.item_id)
+        with self._connect() as conn:
+            return [_loads(text) for text in conn.execute(query).scalars()]
+
+    def add_review_rating(
+        self, set_id: str, item_id: str, reviewer: str, rating: dict[str, Any]
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.insert(s.review_ratings).values(
+                    item_id=item_id,
+                    set_id=set_id,
+                    created_at=time.time(),
+                    reviewer=reviewer,
+                    data_json=_dumps(rating),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def list_review_ratings(self, set_id: str) -> list[dict[str, Any]]:
+        c = s.review_ratings.c
+        query = sa.select(s.review_ratings).where(c.set_id == set_id).order_by(c.id)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "item_id": r.item_id,
+                "created_at": r.created_at,
+                "reviewer": r.reviewer,
+                **_loads(r.data_json),
+            }
+            for r in rows
+        ]
+
+    # -- feedback --------------------------------------------------------------------
+
+    def interaction_version(self, request_id: str) -> str | None:
+        """Which version answered `request_id` (None: no such stored interaction)."""
+        c = s.interactions.c
+        with self._connect() as conn:
+            return conn.execute(
+                sa.select(c.version).where(c.request_id == request_id)
+            ).scalar_one_or_none()
+
+    def add_feedback(
+        self,
+        request_id: str,
+        version: str,
+        *,
+        kind: str,
+        negative: bool,
+        data: dict[str, Any],
+        created_at: float | None = None,
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.insert(s.feedback).values(
+                    created_at=time.time() if created_at is None else created_at,
+                    request_id=request_id,
+                    version=version,
+                    kind=kind,
+                    negative=negative,
+                    data_json=_dumps(data),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def feedback_counts(
+        self, *, since: float | None = None, kind: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Per version: (feedback given, of it negative)."""
+        c = s.feedback.c
+        query = sa.select(
+            c.version,
+            sa.func.count(),
+            sa.func.sum(sa.case((c.negative.is_(True), 1), else_=0)),
+        ).group_by(c.version)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if kind is not None:
+            query = query.where(c.kind == kind)
+        with self._connect() as conn:
+            return {v: (int(n), int(neg or 0)) for v, n, neg in conn.execute(query).all()}
+
+    def list_feedback(
+        self, *, version: str | None = None, since: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        c = s.feedback.c
+        query = sa.select(s.feedback).order_by(c.id.desc()).limit(limit)
+        if version is not None:
+            query = query.where(c.version == version)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            d = dict(row._mapping)
+            d["data"] = _loads(d.pop("data_json"))
+            out.append(d)
+        return out
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the scoring worker and the dashboard read while the writer writes.

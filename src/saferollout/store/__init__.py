@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _schema as schema
 from ._aggregates import LATENCY_BUCKETS_MS, VersionAggregate
 from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
@@ -22,4 +23,5 @@ __all__ = [
     "VersionAggregate",
     "normalize_url",
     "redact_url",
+    "schema",
 ]

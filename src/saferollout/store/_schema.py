@@ -135,3 +135,30 @@ feedback = sa.Table(
     sa.Index("ix_feedback_version_created", "version", "created_at"),
     sa.Index("ix_feedback_request", "request_id"),
 )
+
+# Leader election: one row per lease; `token` grows on every change of holder
+# (a fencing token: writes made under an older token are refused).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("token", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+# Admin actions received by a replica that does not lead, for the leader to run.
+admin_commands = sa.Table(
+    "admin_commands",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("rollout", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("body_json", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | done | refused | failed
+    sa.Column("result_json", sa.Text),
+    sa.Column("finished_at", sa.Float),
+    sa.Index("ix_admin_commands_pending", "rollout", "status", "id"),
+)

@@ -332,15 +332,27 @@ class Store:
             ).first()
         return None if row is None else (int(row[0]), _loads(row[1]))
 
-    def save_state(self, name: str, state: dict[str, Any], *, expected_revision: int) -> int:
+    def save_state(
+        self,
+        name: str,
+        state: dict[str, Any],
+        *,
+        expected_revision: int,
+        fence: tuple[str, int] | None = None,
+    ) -> int:
         """Write state if nobody else wrote since `expected_revision` (0 = new).
 
         Returns the new revision; raises StaleState otherwise, so two writers
-        can never silently overwrite each other's decisions.
+        can never silently overwrite each other's decisions. With `fence`
+        (lease name, token) the write also needs that lease still held under
+        that token, checked in the same transaction: a deposed leader whose
+        lease was taken over cannot write, even once.
         """
         t = s.rollout_state
         now = time.time()
         with self._begin() as conn:
+            if fence is not None and not self._fence_holds(conn, *fence, now=now):
+                raise StaleState(f"lease {fence[0]!r} token {fence[1]} is no longer held")
             if expected_revision == 0:
                 stmt = (
                     self._insert(t)
@@ -576,6 +588,146 @@ class Store:
             out.append(d)
         return out
 
+    # -- leader lease ------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> int | None:
+        """Take or renew lease `name` for `holder`; its fencing token, or None if held by another.
+
+        One conditional UPDATE (or INSERT for a new lease): the database decides
+        who holds it, so two replicas can never both succeed. The token stays
+        the same while `holder` renews and grows when the holder changes.
+        """
+        now = time.time()
+        t = s.leases
+        with self._begin() as conn:
+            if self.is_sqlite:
+                # Take SQLite's write lock before reading so the read-then-write is atomic.
+                conn.exec_driver_sql("UPDATE leases SET name = name WHERE 0")
+            row = conn.execute(
+                sa.select(t.c.holder, t.c.token, t.c.expires_at)
+                .where(t.c.name == name)
+                .with_for_update()
+            ).first()
+            if row is None:
+                stmt = (
+                    self._insert(t)
+                    .values(name=name, holder=holder, token=1, expires_at=now + ttl_s)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(t.c.token)
+                )
+                token = conn.execute(stmt).scalar_one_or_none()
+                return None if token is None else int(token)
+            if row.holder != holder and row.expires_at > now:
+                return None
+            token = int(row.token) if row.holder == holder else int(row.token) + 1
+            conn.execute(
+                sa.update(t)
+                .where(t.c.name == name, t.c.token == row.token)
+                .values(holder=holder, token=token, expires_at=now + ttl_s)
+            )
+            return token
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (a clean shutdown), so another replica need not wait."""
+        t = s.leases
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(t).where(t.c.name == name, t.c.holder == holder).values(expires_at=0.0)
+            )
+
+    def lease_info(self, name: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(s.leases).where(s.leases.c.name == name)).first()
+        return None if row is None else dict(row._mapping)
+
+    def _fence_holds(self, conn: sa.Connection, name: str, token: int, *, now: float) -> bool:
+        t = s.leases
+        row = conn.execute(
+            sa.select(t.c.token, t.c.expires_at).where(t.c.name == name).with_for_update()
+        ).first()
+        return row is not None and int(row.token) == token and row.expires_at > now
+
+    # -- admin commands forwarded to the leader --------------------------------------
+
+    def enqueue_command(
+        self, rollout: str, action: str, *, actor: str, body: dict[str, Any] | None = None
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.insert(s.admin_commands).values(
+                    created_at=time.time(),
+                    rollout=rollout,
+                    action=action,
+                    actor=actor,
+                    body_json=_dumps(body),
+                    status="pending",
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def pending_commands(self, rollout: str) -> list[dict[str, Any]]:
+        c = s.admin_commands.c
+        query = (
+            sa.select(s.admin_commands)
+            .where(c.rollout == rollout, c.status == "pending")
+            .order_by(c.id)
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [_command_dict(r) for r in rows]
+
+    def finish_command(self, command_id: int, status: str, result: dict[str, Any]) -> bool:
+        """Record a command's outcome once; False if it was already finished."""
+        c = s.admin_commands.c
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(s.admin_commands)
+                .where(c.id == command_id, c.status == "pending")
+                .values(status=status, result_json=_dumps(result), finished_at=time.time())
+                .returning(c.id)
+            ).first()
+        return done is not None
+
+    def get_command(self, command_id: int) -> dict[str, Any] | None:
+        c = s.admin_commands.c
+        with self._connect() as conn:
+            row = conn.execute(sa.select(s.admin_commands).where(c.id == command_id)).first()
+        return None if row is None else _command_dict(row)
+
+    # -- retention ----------------------------------------------------------------------
+
+    def retention_cutoff(self, *, max_rows: int) -> float | None:
+        """The created_at below which rows exceed `max_rows` (None: within the limit)."""
+        c = s.interactions.c
+        query = sa.select(c.created_at).order_by(c.created_at.desc()).offset(max_rows).limit(1)
+        with self._connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else float(value) + 1e-6
+
+    def delete_interactions_before(self, cutoff: float, *, batch: int = 5000) -> int:
+        """Delete one batch of interactions (and their feedback) older than `cutoff`.
+
+        Small batches, each its own short transaction, so the writer and the
+        dashboard never wait long on the table; call until it returns 0.
+        """
+        c = s.interactions.c
+        with self._begin() as conn:
+            ids = (
+                conn.execute(
+                    sa.select(c.request_id)
+                    .where(c.created_at < cutoff)
+                    .order_by(c.created_at)
+                    .limit(batch)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return 0
+            conn.execute(sa.delete(s.feedback).where(s.feedback.c.request_id.in_(ids)))
+            conn.execute(sa.delete(s.interactions).where(c.request_id.in_(ids)))
+        return len(ids)
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the scoring worker and the dashboard read while the writer writes.
@@ -616,4 +768,11 @@ def _row_dict(row: sa.Row[Any]) -> dict[str, Any]:
     d["extra"] = _loads(d.pop("extra_json")) or {}
     d["scores"] = _loads(d.pop("scores_json"))
     d["evidence"] = _loads(d.pop("evidence_json"))
+    return d
+
+
+def _command_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["body"] = _loads(d.pop("body_json")) or {}
+    d["result"] = _loads(d.pop("result_json"))
     return d

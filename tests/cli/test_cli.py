@@ -83,7 +83,9 @@ server: {{port: {port}, flush_interval_s: 2}}
         log = tmp_path / "serve.log"
         with log.open("w") as log_file:
             proc = subprocess.Popen(
-                [*CLI, "serve", "-c", str(config)], stdout=log_file, stderr=subprocess.STDOUT
+                [*CLI, "serve", "-c", str(config), "--force-without-preflight"],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -138,17 +140,16 @@ candidate: canary
     assert "SR_TEST_KEY_THAT_IS_UNSET is not set" in out.stderr
 
 
-def test_demo_records_every_request(tmp_path: Path) -> None:
-    out = run("demo", "--requests", "500", "--out", str(tmp_path))
+def test_demo_cli_writes_reports_and_exits_by_its_decision(tmp_path: Path) -> None:
+    # The quickest scenario through the real command: preflight blocks the candidate.
+    out = run("demo", "--scenario", "preflight-fail", "--out", str(tmp_path), "--speed", "20")
     assert out.returncode == 0, out.stderr
-    assert "rollout_started" in out.stderr
-    assert "500 requests" in out.stderr and "records written: 500; lost: 0" in out.stderr
-    assert "stable" in out.stdout and "candidate" in out.stdout
-    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
-    summary = store.version_summary()
-    store.close()
-    assert sum(s["requests"] for s in summary.values()) == 500
-    assert 10 < summary["candidate"]["requests"] < 100  # the first step sends 10%
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["decision"] == "blocked" and report["lost_records"] == 0
+    assert "decision: blocked (expected blocked)" in " ".join(out.stderr.split())
+    assert (tmp_path / "report.html").exists()
+    bad = run("demo", "--scenario", "nope")
+    assert bad.returncode == 2 and "nope" in bad.stderr
 
 
 def test_drill_practises_a_rollback(tmp_path: Path) -> None:

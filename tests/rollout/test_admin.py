@@ -130,3 +130,27 @@ def test_operator_cli(server: tuple[GatewayHandle, Store]) -> None:
     assert kinds[-3:] == ["paused", "resumed", "rolled_back"]
     unreachable = cli("status", "--server", "http://127.0.0.1:9")
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_flagger_webhook_answers_by_the_verdict(server: tuple[GatewayHandle, Store]) -> None:
+    gw, _store = server
+    payload = {"name": "chat", "namespace": "llm", "phase": "Progressing", "metadata": {}}
+    url = gw.url + "/admin/flagger/check"
+    # Flagger cannot send headers: the token may come in the metadata.
+    assert httpx.post(url, json=payload).status_code == 401
+    wrong = {**payload, "metadata": {"token": "nope"}}
+    assert httpx.post(url, json=wrong).status_code == 401
+    ok = {**payload, "metadata": {"token": TOKEN}}
+    r = httpx.post(url, json=ok)
+    assert r.status_code == 200 and r.json()["healthy"] is True
+    assert httpx.post(url, json=payload, headers=AUTH).status_code == 200
+    # A promotion gate needs the analysis to say advance; with no data it holds.
+    gate = {**payload, "metadata": {"token": TOKEN, "gate": "promotion"}}
+    r = httpx.post(url, json=gate)
+    assert r.status_code == 412 and r.json()["decision"] != "advance"
+    bad = {**payload, "metadata": {"token": TOKEN, "gate": "sometimes"}}
+    assert httpx.post(url, json=bad).status_code == 400
+    # After a rollback the health check fails too.
+    httpx.post(gw.url + "/admin/rollout/rollback", headers=AUTH)
+    r = httpx.post(url, json=ok)
+    assert r.status_code == 412 and r.json()["healthy"] is False

@@ -57,7 +57,8 @@ def test_harmful_regression_rolls_back() -> None:
 def test_identical_versions_advance_after_enough_samples() -> None:
     result = judge(agg("canary", 2000, harmful=6, pii=6), agg("stable", 18000, harmful=54, pii=54))
     assert result.decision is Decision.ADVANCE, result.reason
-    assert {v.status for v in result.verdicts if not v.dry_run} == {Status.PASS}
+    gating = [v for v in result.verdicts if not v.dry_run and v.action != "alert"]
+    assert {v.status for v in gating} == {Status.PASS}
 
 
 def test_too_few_samples_hold() -> None:

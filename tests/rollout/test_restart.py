@@ -19,7 +19,16 @@ from ..servers import free_port, wait_ready
 def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("a") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "saferollout", "serve", "-c", str(config), "--no-scoring"],
+            [
+                sys.executable,
+                "-m",
+                "saferollout",
+                "serve",
+                "-c",
+                str(config),
+                "--no-scoring",
+                "--force-without-preflight",  # tests the restart, not the gate
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -76,6 +85,8 @@ server: {{port: {port}, flush_interval_s: 0.1}}
     store = Store(f"sqlite:///{db}")
     # Everything served before the kill had been flushed (0.5 s > the 0.1 s interval).
     assert store.count_interactions() == 200
-    kinds = [e["kind"] for e in store.list_events("restart")]
+    all_kinds = [e["kind"] for e in store.list_events("restart")]
+    assert all_kinds.count("preflight_forced") == 2  # each start was forced (and audited)
+    kinds = [k for k in all_kinds if k != "preflight_forced"]
     store.close()
     assert kinds == ["rollout_started", "step_advanced"]  # no second start after the restart

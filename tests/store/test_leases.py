@@ -90,3 +90,25 @@ def test_retention_deletes_in_batches_oldest_first(store: Store) -> None:
     assert store.get_interaction("req_14") is None and store.get_interaction("req_15")
     assert [f["request_id"] for f in store.list_feedback()] == ["req_24"]
     assert store.retention_cutoff(max_rows=10) is None
+
+
+def test_judgement_is_upserted(store: Store) -> None:
+    assert store.get_judgement("r") is None
+    store.put_judgement("r", {"decision": "hold"})
+    store.put_judgement("r", {"decision": "rollback"})
+    assert store.get_judgement("r") == {"decision": "rollback"}
+
+
+def test_apply_retention_by_age_and_rows(store: Store) -> None:
+    from saferollout.store import apply_retention
+
+    store.insert_interactions(_records(30, 1000.0))
+    # By age: "now" is 1020 and one day is far more than 20 s: nothing is old enough...
+    assert apply_retention(store, days=1.0, max_rows=None, now=1020.0) == 0
+    # ...by rows, keep the newest 1000 (of 30): nothing; then a tiny cap.
+    assert apply_retention(store, days=None, max_rows=1000) == 0
+    assert apply_retention(store, days=None, max_rows=12, batch_size=5, pause_s=0) == 18
+    assert store.count_interactions() == 12
+    # By age with a clock a day past the records: all go.
+    assert apply_retention(store, days=1.0, max_rows=None, now=1000.0 + 86400 + 31) == 12
+    assert store.count_interactions() == 0

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from ..config import RolloutConfig
 from ..gateway import Gateway, GatewayHandle, start_gateway
-from ..rollout import Controller, ControllerLoop, TriggerJudge
+from ..monitoring import AlertDispatcher, RolloutCollector, add_dashboard, default_dashboard_url
+from ..rollout import Controller, Replica, TriggerJudge
 from ..safety import ScoringWorkerProcess
 from ..store import Store
 
@@ -25,9 +26,10 @@ class Runtime:
     store: Store
     gateway: Gateway
     controller: Controller
-    loop: ControllerLoop | None = None
+    replica: Replica
     scorers: list[ScoringWorkerProcess] = field(default_factory=list)
     handle: GatewayHandle | None = field(default=None)
+    alerts: AlertDispatcher | None = field(default=None)
 
     @classmethod
     def build(
@@ -37,11 +39,34 @@ class Runtime:
         controller = Controller(
             config, store, TriggerJudge(config.triggers), apply_routing=gateway.apply_routing
         )
-        gateway.admin.control = controller
-        return cls(config, store, gateway, controller)
+        replica = Replica(controller, interval_s=config.strategy.interval_s)
+        gateway.admin.control = replica
+        # The gateway serves the dashboard; it does not import monitoring.
+        add_dashboard(gateway.app, store, replica, config, admin_token=admin_token)
+        # What the controller judges, on the gateway's /metrics (read at scrape time).
+        gateway.metrics.registry.register(
+            RolloutCollector(replica, store, versions=list(config.versions))
+        )
+        return cls(config, store, gateway, controller, replica)
 
     def start_background(self, *, scoring: bool = True) -> None:
-        """Start the scoring worker processes and the controller loop."""
+        """Start the scoring worker processes, the controller loop and the alerts.
+
+        Raises AlertsError (before starting anything) when an alert sink names an
+        environment variable that is not set."""
+        if self.config.alerts.sinks:
+            # Tails the event log on its own thread; sends only while this replica leads.
+            server = self.config.server
+            self.alerts = AlertDispatcher(
+                self.config.alerts,
+                self.store,
+                self.config.name,
+                dashboard_url=(self.handle.url + "/dashboard")
+                if self.handle is not None
+                else default_dashboard_url(server.host, server.port),
+                registry=self.gateway.metrics.registry,
+                leading=lambda: self.replica.is_leader,
+            )
         safety = self.config.safety
         if scoring and safety.enabled and safety.worker.embedded:
             count = safety.worker.processes
@@ -58,7 +83,9 @@ class Runtime:
                 ).start()
                 for i in range(count)
             ]
-        self.loop = ControllerLoop(self.controller, self.config.strategy.interval_s).start()
+        self.replica.start()
+        if self.alerts is not None:
+            self.alerts.start()
 
     def start_in_thread(
         self, host: str = "127.0.0.1", port: int = 0, *, scoring: bool = True
@@ -70,8 +97,9 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop deciding first, then drain the gateway, then let scoring finish."""
-        if self.loop is not None:
-            self.loop.stop()
+        self.replica.stop()
+        if self.alerts is not None:  # after the controller: its last events still go out
+            self.alerts.stop()
         if self.handle is not None:
             self.handle.stop()
         for scorer in self.scorers:

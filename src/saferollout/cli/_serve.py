@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import multiprocessing
 import os
+import signal
+import sys
 
 import click
 
+from ..config import RolloutConfig
 from ..gateway import UpstreamConfigError, run_gateway
+from ..monitoring import AlertsError
+from ..preflight import check_gate
 from ..store import Store, StoreError
 from ._common import config_option, fail, load_or_exit, setup_logging
 from ._runtime import Runtime
@@ -29,9 +35,27 @@ def _is_loopback(host: str) -> bool:
 @click.option(
     "--no-scoring", is_flag=True, help="Do not start a scoring worker (run `score-worker` apart)"
 )
+@click.option(
+    "--force-without-preflight",
+    is_flag=True,
+    help="Start without a passed preflight receipt for the candidate (recorded in the audit log)",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Gateway processes on this host, sharing the port (needs PostgreSQL storage)",
+)
 @click.option("-v", "--verbose", is_flag=True)
 def serve(
-    config_path: str, host: str | None, port: int | None, no_scoring: bool, verbose: bool
+    config_path: str,
+    host: str | None,
+    port: int | None,
+    no_scoring: bool,
+    force_without_preflight: bool,
+    workers: int,
+    verbose: bool,
 ) -> None:
     """Run the gateway in front of the configured versions."""
     setup_logging(verbose)
@@ -53,20 +77,113 @@ def serve(
         store = Store(cfg.storage.url)
     except StoreError as exc:
         fail(f"storage.url: {exc}", code=1)
+    if workers > 1 and port == 0:
+        store.close()
+        fail(f"--workers {workers} needs a fixed --port (0 would give each worker its own)")
+    if workers > 1 and store.is_sqlite:
+        store.close()
+        fail(
+            f"--workers {workers}: SQLite storage takes one gateway process; "
+            "use a postgresql:// storage.url to run several"
+        )
+    # Bad input first: a start refused for a missing key must not record a forced start.
+    for name, vc in cfg.versions.items():
+        if vc.api_key_env and not os.environ.get(vc.api_key_env):
+            store.close()
+            fail(f"versions.{name}.api_key_env: environment variable {vc.api_key_env} is not set")
+    gate = check_gate(cfg, store, force=force_without_preflight, actor="cli")
+    if not gate.allowed:
+        store.close()
+        fail(gate.message)
+    click.echo(gate.message, err=True)
+    if workers > 1:
+        store.close()
+        sys.exit(run_workers(config_path, host, port, workers, scoring=not no_scoring))
+    serve_one(cfg, store, host, port, admin_token=admin_token, scoring=not no_scoring)
+
+
+def serve_one(
+    cfg: RolloutConfig,
+    store: Store,
+    host: str,
+    port: int,
+    *,
+    admin_token: str | None,
+    scoring: bool,
+    reuse_port: bool = False,
+) -> None:
+    """One gateway process: gateway + controller replica (+ scoring workers)."""
     try:
         runtime = Runtime.build(cfg, store, admin_token=admin_token)
     except UpstreamConfigError as exc:
+        store.close()
         fail(str(exc))
     state = runtime.controller.state
     weights = runtime.gateway.router.table.weights()
     click.echo(
-        f"saferollout gateway on http://{host}:{port}: rollout {state.name} {state.phase}, "
-        + ", ".join(f"{v} {w:g}%" for v, w in weights.items()),
+        f"saferollout gateway on http://{host}:{port} (pid {os.getpid()}): rollout {state.name} "
+        f"{state.phase}, " + ", ".join(f"{v} {w:g}%" for v, w in weights.items()),
         err=True,
     )
-    runtime.start_background(scoring=not no_scoring)
     try:
-        run_gateway(runtime.gateway, host, port)
+        runtime.start_background(scoring=scoring)
+    except AlertsError as exc:
+        store.close()
+        fail(str(exc))
+    try:
+        run_gateway(runtime.gateway, host, port, reuse_port=reuse_port)
     finally:
         runtime.stop()
         store.close()
+
+
+def run_workers(config_path: str, host: str, port: int, workers: int, *, scoring: bool) -> int:
+    """`--workers N`: N replicas on one port (SO_REUSEPORT), coordinated through
+    PostgreSQL exactly as replicas on separate hosts are (lease, state, commands).
+
+    The parent only supervises: SIGTERM/SIGINT are passed on so every worker
+    drains its requests and flushes its records; the exit code is the worst
+    of theirs. The first worker runs the scoring workers.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    children = [
+        ctx.Process(
+            target=_worker_main,
+            args=(config_path, host, port, scoring and i == 0),
+            name=f"gateway-{i}",
+        )
+        for i in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max(child.exitcode or 0 for child in children)
+
+
+def _worker_main(config_path: str, host: str, port: int, scoring: bool) -> None:
+    """A worker of `run_workers`: the parent checked the config, the token and the gate."""
+    # A stop that comes while starting (nothing served yet) is a clean exit; once
+    # serving, the gateway's own handler drains and flushes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    setup_logging(False)
+    cfg = load_or_exit(config_path)
+    env = cfg.server.admin_token_env
+    admin_token = os.environ.get(env) if env else None
+    serve_one(
+        cfg,
+        Store(cfg.storage.url),
+        host,
+        port,
+        admin_token=admin_token,
+        scoring=scoring,
+        reuse_port=True,
+    )

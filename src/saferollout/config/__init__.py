@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._alerts import ALERT_KINDS, AlertRetryConfig, AlertsConfig, AlertSinkConfig
 from ._loader import (
     ConfigError,
     ConfigIssue,
@@ -28,16 +29,31 @@ from ._models import (
     VersionConfig,
     default_triggers,
 )
+from ._preflight import (
+    PREFLIGHT_METRICS,
+    JailbreakConfig,
+    MetricThreshold,
+    PreflightConfig,
+    default_thresholds,
+)
 from ._safety import SafetyConfig
 
 __all__ = [
+    "ALERT_KINDS",
     "METRICS",
+    "PREFLIGHT_METRICS",
     "ABConfig",
+    "AlertRetryConfig",
+    "AlertSinkConfig",
+    "AlertsConfig",
     "CanaryStep",
     "ConfigError",
     "ConfigIssue",
+    "JailbreakConfig",
     "LoggingConfig",
+    "MetricThreshold",
     "PauseConfig",
+    "PreflightConfig",
     "RolloutConfig",
     "SafetyConfig",
     "ServerConfig",
@@ -50,6 +66,7 @@ __all__ = [
     "VersionConfig",
     "config_hash",
     "config_schema",
+    "default_thresholds",
     "default_triggers",
     "load_config",
     "parse_config",

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._alerts import AlertsConfig
+from ._preflight import PreflightConfig
 from ._safety import SafetyConfig
 
 
@@ -134,6 +136,7 @@ METRICS = (
     "guardrail_trigger_rate",
     "anomaly_rate",
     "error_rate",
+    "negative_feedback_rate",
     "latency_mean_ms",
 )
 MetricName = Literal[
@@ -145,6 +148,7 @@ MetricName = Literal[
     "guardrail_trigger_rate",
     "anomaly_rate",
     "error_rate",
+    "negative_feedback_rate",
     "latency_mean_ms",
 ]
 
@@ -197,6 +201,9 @@ def default_triggers() -> list[TriggerConfig]:
         TriggerConfig(metric="error_rate", failure_limit=2),
         # Alert only until its false-alarm behaviour on real traffic is known.
         TriggerConfig(metric="anomaly_rate", action="alert"),
+        # Alert only: feedback is sparse and self-selected, and any client can post it,
+        # so it must not be able to roll a version back by itself.
+        TriggerConfig(metric="negative_feedback_rate", action="alert", min_samples=50),
         TriggerConfig(
             metric="latency_mean_ms", tolerance=0.25, absolute_tolerance=50, action="alert"
         ),
@@ -230,8 +237,18 @@ class StickinessConfig(_Model):
     )
 
 
+class RetentionConfig(_Model):
+    """How long interaction records are kept; the leader deletes older ones in small batches."""
+
+    days: float | None = Field(default=None, gt=0, description="Delete records older than this")
+    max_rows: int | None = Field(default=None, ge=1000, description="Keep at most this many")
+    batch_size: int = Field(default=5000, ge=100, le=100_000)
+    interval_s: float = Field(default=300.0, ge=1)
+
+
 class StorageConfig(_Model):
     url: str = "sqlite:///saferollout.db"
+    retention: RetentionConfig = RetentionConfig()
 
 
 class ServerConfig(_Model):
@@ -266,6 +283,8 @@ class RolloutConfig(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
     triggers: list[TriggerConfig] = Field(
         default_factory=default_triggers,
         description="Rollback, pause and alert rules; the default covers the safety metrics",

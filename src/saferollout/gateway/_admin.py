@@ -54,11 +54,15 @@ class AdminRoutes:
         app.router.add_get("/admin/rollout", self.rollout)
         app.router.add_post("/admin/rollout/{action}", self.action)
         app.router.add_get("/admin/analysis", self.analysis)
+        app.router.add_post("/admin/flagger/check", self.flagger_check)
         app.router.add_get("/admin/events", self.events)
         app.router.add_get("/admin/sessions", self.sessions)
 
-    def _check(self, request: web.Request) -> web.Response | RolloutControl:
-        if not is_admin(request, self.token):
+    def _check(
+        self, request: web.Request, *, authorized: bool | None = None
+    ) -> web.Response | RolloutControl:
+        """The controller, or the error answer (`authorized`: decided by the caller)."""
+        if not (is_admin(request, self.token) if authorized is None else authorized):
             return error_response(
                 401,
                 "admin routes need 'Authorization: Bearer <admin token>'",
@@ -76,7 +80,7 @@ class AdminRoutes:
         control = self._check(request)
         if isinstance(control, web.Response):
             return control
-        return _json(control.snapshot())
+        return _json(await _in_thread(control.snapshot))
 
     async def action(self, request: web.Request) -> web.Response:
         control = self._check(request)
@@ -109,18 +113,55 @@ class AdminRoutes:
                 400, "'reason' must be a string", code="invalid_type", param="reason"
             )
         actor = "admin:" + str(request.headers.get("X-Actor", request.remote or "unknown"))[:64]
+        # In a thread: the action writes to the store, and on a replica that does
+        # not lead it waits for the leader to run it.
         try:
-            control.act(action, actor=actor, full=full, reason=reason[:500])
+            await _in_thread(control.act, action, actor=actor, full=full, reason=reason[:500])
         except ValueError as exc:
             return error_response(409, str(exc), code="invalid_transition")
-        return _json(control.snapshot())
+        except TimeoutError as exc:
+            return error_response(503, str(exc), type="server_error", code="no_leader")
+        return _json(await _in_thread(control.snapshot))
 
     async def analysis(self, request: web.Request) -> web.Response:
-        """Verdicts in a shape Argo Rollouts' web provider and Flagger webhooks read."""
+        """Verdicts for Argo Rollouts' web metric provider (`jsonPath: "{$.healthy}"`)."""
         control = self._check(request)
         if isinstance(control, web.Response):
             return control
-        snap = control.snapshot()
+        return _json(self._analysis(await _in_thread(control.snapshot)))
+
+    async def flagger_check(self, request: web.Request) -> web.Response:
+        """A Flagger webhook: 200 lets the canary go on, any other status counts as a failure.
+
+        Flagger posts `{"name", "namespace", "phase", "metadata": {...}}` and cannot
+        send headers, so the token may come as `metadata.token` (compared in
+        constant time like the header). `metadata.gate: promotion` (for a
+        confirm-promotion webhook) answers 200 only when the analysis says advance;
+        the default answers 200 while no trigger fails.
+        """
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+        except orjson.JSONDecodeError:
+            return error_response(400, "body must be JSON (Flagger's webhook payload)")
+        metadata = body.get("metadata") if isinstance(body, dict) else None
+        metadata = metadata if isinstance(metadata, dict) else {}
+        token = metadata.get("token")
+        authorized = None
+        if self.token is not None and isinstance(token, str):
+            authorized = hmac.compare_digest(token.encode(), self.token.encode())
+        control = self._check(request, authorized=authorized)
+        if isinstance(control, web.Response):
+            return control
+        gate = metadata.get("gate", "health")
+        if gate not in ("health", "promotion"):
+            return error_response(
+                400, "metadata.gate must be 'health' or 'promotion'", param="metadata.gate"
+            )
+        doc = self._analysis(await _in_thread(control.snapshot))
+        ok = doc["healthy"] and (gate == "health" or doc["decision"] == "advance")
+        return _json(doc, status=200 if ok else 412)
+
+    def _analysis(self, snap: dict[str, Any]) -> dict[str, Any]:
         judgement = snap.get("judgement") or {
             "decision": "hold",
             "verdicts": [],
@@ -129,17 +170,15 @@ class AdminRoutes:
         failing = [
             v["metric"] for v in judgement["verdicts"] if v["status"] == "FAIL" and not v["dry_run"]
         ]
-        return _json(
-            {
-                "rollout": self.rollout_name,
-                "phase": snap["rollout"]["phase"],
-                "decision": judgement["decision"],
-                "healthy": not failing and snap["rollout"]["phase"] != "rolled_back",
-                "failing": failing,
-                "reason": judgement.get("reason", ""),
-                "verdicts": judgement["verdicts"],
-            }
-        )
+        return {
+            "rollout": self.rollout_name,
+            "phase": snap["rollout"]["phase"],
+            "decision": judgement["decision"],
+            "healthy": not failing and snap["rollout"]["phase"] != "rolled_back",
+            "failing": failing,
+            "reason": judgement.get("reason", ""),
+            "verdicts": judgement["verdicts"],
+        }
 
     async def events(self, request: web.Request) -> web.Response:
         if not is_admin(request, self.token):

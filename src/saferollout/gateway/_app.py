@@ -30,6 +30,7 @@ from . import _extract
 from . import _validation as v
 from ._admin import AdminRoutes, is_admin
 from ._errors import RequestError, error_response
+from ._feedback import FeedbackRoutes
 from ._guard import SSETextReader, blocked_response, sse_blocked
 from ._metrics import GatewayMetrics
 from ._redact import make_redactor
@@ -99,7 +100,7 @@ class Gateway:
             if safety.guardrails.input.mode in on or safety.guardrails.output.mode in on
             else None
         )
-        self.metrics = GatewayMetrics()
+        self.metrics = GatewayMetrics({name: vc.model for name, vc in config.versions.items()})
         self.metrics.set_weights(table.weights())
         self.writer: RecordWriter | None = None
         # Unique without a syscall per request: a random prefix per process and a
@@ -107,6 +108,7 @@ class Gateway:
         prefix = "req_" + os.urandom(8).hex()
         self._request_ids = (f"{prefix}{n:08x}" for n in itertools.count())
         self.admin = AdminRoutes(store, config.name, admin_token)
+        self.feedback = FeedbackRoutes(store, self.metrics.registry, redact=config.logging.redact)
         self.app = self._build_app()
 
     # -- wiring ----------------------------------------------------------------
@@ -121,6 +123,7 @@ class Gateway:
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.prometheus)
         self.admin.register(app)
+        self.feedback.register(app)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -162,9 +165,9 @@ class Gateway:
         m.records_written.inc(len(batch))
         for r in batch:
             if r.prompt_tokens:
-                m.count_tokens(r.version, "input", r.prompt_tokens)
+                m.count_tokens(r.version, "input", r.prompt_tokens, r.endpoint)
             if r.completion_tokens:
-                m.count_tokens(r.version, "output", r.completion_tokens)
+                m.count_tokens(r.version, "output", r.completion_tokens, r.endpoint)
 
     def set_weights(self, weights: dict[str, float]) -> None:
         """Change the shares of the non-stable versions at once."""
@@ -226,6 +229,7 @@ class Gateway:
         )
         if forced:
             record.extra["forced"] = True
+        self.feedback.track(record)
         shadow = self.shadow
         if (
             shadow is not None
@@ -268,10 +272,13 @@ class Gateway:
             if record.status_code == 0:
                 record.status_code = 499  # the client went away before an answer
                 record.error_kind = record.error_kind or "client_disconnected"
-            self.metrics.observe(record.version, endpoint, record.status_code, total)
+            self.metrics.observe(
+                record.version, endpoint, record.status_code, total, record.error_kind
+            )
             self.metrics.overhead.observe(max(total - upstream_s, 0.0))
             if record.error_kind == "stream_broken":
                 self.metrics.errors.labels(record.version, record.error_kind).inc()
+            self.feedback.observe(record)
             if self.writer is not None:
                 self.writer.submit(record)
 
@@ -485,7 +492,7 @@ class Gateway:
         await response.prepare(request)
         record.status_code = 200
         record.ttft_ms = (time.perf_counter() - started) * 1000
-        self.metrics.observe_ttft(record.version, record.ttft_ms / 1000)
+        self.metrics.observe_ttft(record.version, record.ttft_ms / 1000, record.endpoint)
         guard = self._stream_guard(endpoint, record)
         reader = SSETextReader(endpoint) if guard is not None else None
         held: list[bytes] = []  # what the buffer policy has not released yet
@@ -566,8 +573,13 @@ class Gateway:
     async def prometheus(self, _request: web.Request) -> web.Response:
         if self.writer is not None:
             self.metrics.record_queue.set(self.writer.pending)
+        # In a thread: collectors registered by others (the rollout's) may wait on a
+        # lock or the database at scrape time; the event loop must not.
+        body = await asyncio.get_running_loop().run_in_executor(
+            None, generate_latest, self.metrics.registry
+        )
         return web.Response(
-            body=generate_latest(self.metrics.registry),
+            body=body,
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 

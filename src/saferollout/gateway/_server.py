@@ -30,8 +30,12 @@ def run_gateway(
     port: int,
     *,
     on_ready: Callable[[str], None] | None = None,
+    reuse_port: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; then drain in-flight requests and flush records."""
+    """Serve until SIGINT/SIGTERM; then drain in-flight requests and flush records.
+
+    `reuse_port`: several processes share the port (`serve --workers N`); the
+    kernel spreads connections over them."""
 
     def print_ready(*_args: object) -> None:
         if on_ready is not None:
@@ -46,6 +50,7 @@ def run_gateway(
         print=print_ready,
         shutdown_timeout=gateway.config.server.shutdown_timeout_s,
         handle_signals=True,
+        reuse_port=reuse_port or None,
     )
 
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 from ._controller import ApplyRouting, Controller, InvalidAction
 from ._judge import TriggerJudge
 from ._judgement import Decision, Judge, Judgement, MetricVerdict, Status
-from ._loop import ControllerLoop
+from ._replica import ForwardTimeout, Replica, replica_id
 from ._state import Action, Phase, RolloutState
 
 __all__ = [
     "Action",
     "ApplyRouting",
     "Controller",
-    "ControllerLoop",
     "Decision",
+    "ForwardTimeout",
     "InvalidAction",
     "Judge",
     "Judgement",
     "MetricVerdict",
     "Phase",
+    "Replica",
     "RolloutState",
     "Status",
     "TriggerJudge",
+    "replica_id",
 ]

@@ -54,9 +54,13 @@ class Controller:
         self.on_event = on_event
         self.steps = config.strategy.steps
         self.last_judgement: Judgement | None = None
-        self._alerting: set[str] = set()
+        self._alerting: set[tuple[str, bool]] = set()  # (metric, judged after promotion)
+        self._srm = False
         self._lock = threading.RLock()
         self.revision = 0
+        # (lease name, fencing token) while this process leads (rollout._replica);
+        # every state write checks it, so a deposed leader cannot write.
+        self.fence: tuple[str, int] | None = None
         self.state = self._load_or_create()
 
     # -- start-up ------------------------------------------------------------
@@ -136,7 +140,7 @@ class Controller:
             if judgement.decision is Decision.ROLLBACK:
                 self._rollback(f"trigger: {judgement.reason}", "controller", judgement)
             elif judgement.decision is Decision.PAUSE and state.phase is Phase.PROGRESSING:
-                self._pause(f"trigger: {judgement.reason}", "controller")
+                self._pause(f"trigger: {judgement.reason}", "controller", judgement)
             elif state.phase is Phase.PROGRESSING:
                 PROGRESS[state.strategy](self, now, aggregates.get(state.candidate), judgement)
             return judgement
@@ -168,6 +172,7 @@ class Controller:
         )
         self.last_judgement = judgement
         state.fail_streaks = dict(judgement.fail_streaks)
+        self._alert_on_failures(judgement, post_promotion=True)
         if judgement.decision is Decision.ROLLBACK:
             self._rollback(f"after promotion: {judgement.reason}", "controller", judgement)
         return judgement
@@ -318,6 +323,7 @@ class Controller:
             f"step {state.step_index + 1}/{len(self.steps)}: "
             f"candidate at {state.candidate_weight:g}% ({reason})",
             actor=actor,
+            data=self._judgement_data(None),
         )
 
     def _promote(self, actor: str, reason: str) -> None:
@@ -331,23 +337,37 @@ class Controller:
         state.finished_at = now
         state.standby_until = now + self.config.strategy.fast_rollback_window_s
         state.reason = reason
-        self._commit("promoted", f"{state.candidate} promoted to stable ({reason})", actor=actor)
+        self._commit(
+            "promoted",
+            f"{state.candidate} promoted to stable ({reason})",
+            actor=actor,
+            data=self._judgement_data(None),
+        )
 
-    def _pause(self, reason: str, actor: str) -> None:
+    def _pause(self, reason: str, actor: str, judgement: Judgement | None = None) -> None:
         self.state.phase = Phase.PAUSED
         self.state.reason = reason
-        self._commit("paused", reason, actor=actor)
+        self._commit("paused", reason, actor=actor, data=self._judgement_data(judgement))
 
     def _rollback(self, reason: str, actor: str, judgement: Judgement | None = None) -> None:
         state = self.state
-        if state.phase is Phase.PROMOTED and state.previous_stable is not None:
+        after_promotion = state.phase is Phase.PROMOTED
+        if after_promotion and state.previous_stable is not None:
             # Fast rollback: the old stable is still on standby; switch back at once.
             state.candidate, state.stable = state.stable, state.previous_stable
             state.previous_stable = None
-        self._stop_candidate(Phase.ROLLED_BACK, reason, actor, "rolled_back", judgement)
+        self._stop_candidate(
+            Phase.ROLLED_BACK, reason, actor, "rolled_back", judgement, after_promotion
+        )
 
     def _stop_candidate(
-        self, phase: Phase, reason: str, actor: str, kind: str, judgement: Judgement | None = None
+        self,
+        phase: Phase,
+        reason: str,
+        actor: str,
+        kind: str,
+        judgement: Judgement | None = None,
+        after_promotion: bool = False,
     ) -> None:
         state = self.state
         state.weights = {state.candidate: 0.0}
@@ -355,7 +375,9 @@ class Controller:
         state.phase = phase
         state.reason = reason
         state.finished_at = self.clock()
-        data = {"judgement": judgement.to_dict()} if judgement else None
+        data = self._judgement_data(judgement)
+        if after_promotion:
+            data = {**(data or {}), "post_promotion": True}
         self._commit(kind, f"{state.candidate} at 0%: {reason}", actor=actor, data=data)
 
     def _release_standby(self) -> None:
@@ -363,16 +385,46 @@ class Controller:
         old, state.previous_stable = state.previous_stable, None
         self._commit("standby_released", f"{old} released from standby; fast rollback closed")
 
-    def _alert_on_failures(self, judgement: Judgement) -> None:
-        failing = {v.metric for v in judgement.failing() if v.action == "alert"}
-        for metric in failing - self._alerting:
-            verdict = next(v for v in judgement.verdicts if v.metric == metric)
+    def _alert_on_failures(self, judgement: Judgement, *, post_promotion: bool = False) -> None:
+        """Events for what alerts but does not act: alert-only triggers and a sample
+        ratio mismatch, each once when it starts failing and once when it clears.
+        The data carries the verdict (both versions' values and intervals) under
+        `verdict`: its `candidate`/`stable` values must not replace the payload's
+        version names."""
+        verdicts = {v.metric: v for v in judgement.verdicts}
+        extra = {"post_promotion": True} if post_promotion else {}
+        failing = {(v.metric, post_promotion) for v in judgement.failing() if v.action == "alert"}
+        for metric, _ in sorted(failing - self._alerting):
+            verdict = verdicts[metric]
             self._event(
-                "trigger_alert", f"{metric} fails: {verdict.reason}", data=verdict.to_dict()
+                "trigger_alert",
+                f"{metric} fails: {verdict.reason}",
+                data={"metric": metric, "verdict": verdict.to_dict(), **extra},
             )
-        for metric in self._alerting - failing:
-            self._event("trigger_resolved", f"{metric} no longer fails")
+        # What failed before a promotion resolves on the first tick after it (that
+        # comparison is over), under its own key.
+        for metric, post in sorted(self._alerting - failing):
+            same = metric in verdicts and post == post_promotion
+            data = {"metric": metric, "verdict": verdicts[metric].to_dict() if same else None}
+            if post:
+                data["post_promotion"] = True
+            self._event("trigger_resolved", f"{metric} no longer fails", data=data)
         self._alerting = failing
+        if judgement.srm != self._srm:
+            self._srm = judgement.srm
+            self._event(
+                "srm_detected" if judgement.srm else "srm_resolved",
+                "sample ratio mismatch: traffic split differs from the weights; decisions frozen"
+                if judgement.srm
+                else "sample ratio mismatch cleared",
+                data={"srm": judgement.srm_detail, **extra},
+            )
+
+    def _judgement_data(self, judgement: Judgement | None) -> dict[str, Any] | None:
+        """The judgement a transition was made on (else the latest one): alerts carry
+        its metrics with both versions' values and intervals."""
+        judgement = judgement or self.last_judgement
+        return None if judgement is None else {"judgement": judgement.to_dict()}
 
     # -- persistence -------------------------------------------------------------
 
@@ -398,7 +450,7 @@ class Controller:
         self._apply(state)
         try:
             self.revision = self.store.save_state(
-                state.name, state.to_dict(), expected_revision=self.revision
+                state.name, state.to_dict(), expected_revision=self.revision, fence=self.fence
             )
         except StaleState:
             # Another writer (a previous leader) got there first: take its state.
@@ -423,6 +475,9 @@ class Controller:
             "phase": self.state.phase.value,
             "step": self.state.step_index,
             "weights": self.state.weights,
+            "stable": self.state.stable,
+            "candidate": self.state.candidate,
+            "fence": None if self.fence is None else self.fence[1],
         }
         if data:
             payload.update(data)
@@ -434,6 +489,21 @@ class Controller:
             self.on_event(
                 {"id": event_id, "kind": kind, "message": message, "actor": actor, "data": payload}
             )
+
+    def sync(self, *, force: bool = False) -> bool:
+        """Follow the persisted state (another replica leads): reload it when its
+        revision moved and apply its routing. True if anything changed."""
+        loaded = self.store.load_state(self.config.name)
+        if loaded is None:
+            return False
+        revision, data = loaded
+        with self._lock:
+            if revision == self.revision and not force:
+                return False
+            self.revision = revision
+            self.state = RolloutState.from_dict(data)
+            self._apply(self.state)
+        return True
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..analysis import (
+    LimitStatus,
     MeanStats,
     MetricSpec,
     Proportion,
@@ -20,7 +21,10 @@ from ..analysis import (
     StepDecision,
     Verdict,
     evaluate_step,
+    mean_confidence_sequence,
+    proportion_confidence_sequence,
     sample_ratio_mismatch,
+    to_jsonable,
 )
 from ..config import TriggerConfig
 from ..store import VersionAggregate
@@ -118,6 +122,7 @@ class TriggerJudge:
             reason=reason,
             srm=analysis.frozen,
             fail_streaks=dict(analysis.failure_counts),
+            srm_detail=None if analysis.srm is None else to_jsonable(analysis.srm),
         )
 
     def _verdict(self, v) -> MetricVerdict:  # type: ignore[no-untyped-def]
@@ -127,14 +132,19 @@ class TriggerJudge:
         interval = None
         p_value = v.harm_p_value_adjusted
         n_c = n_s = 0
+        c_iv = s_iv = None
         if comp is not None:
             candidate, stable = _value(comp.candidate), _value(comp.stable)
             n_c, n_s = comp.candidate.n, comp.stable.n
             iv = getattr(comp, "difference_interval", None)
             if iv is not None:
                 interval = (float(iv.lower), float(iv.upper))
+            c_iv = _own_interval(comp.candidate, self.alpha)
+            s_iv = _own_interval(comp.stable, self.alpha)
         elif v.hard_limit is not None:
             candidate = getattr(v.hard_limit, "estimate", None)
+            bounds = v.hard_limit.bounds
+            c_iv = (float(bounds.lower), float(bounds.upper))
         detail = v.reason
         if comp is not None and candidate is not None and stable is not None:
             scale, unit = (100, "%") if is_rate(v.name) else (1, " ms")
@@ -153,6 +163,10 @@ class TriggerJudge:
             critical=v.critical,
             dry_run=trigger.dry_run,
             reason=detail,
+            candidate_interval=c_iv,
+            stable_interval=s_iv,
+            threshold=trigger.threshold,
+            breached=v.hard_limit is not None and v.hard_limit.status is LimitStatus.BREACHED,
         )
 
 
@@ -160,3 +174,14 @@ def _value(stat: Proportion | MeanStats) -> float | None:
     if stat.n == 0:
         return None
     return stat.rate if isinstance(stat, Proportion) else stat.mean
+
+
+def _own_interval(stat: Proportion | MeanStats, alpha: float) -> tuple[float, float] | None:
+    """One version's always-valid interval: its value as the alerts and dashboard show it."""
+    if stat.n == 0 or (isinstance(stat, MeanStats) and stat.n < 2):
+        return None
+    if isinstance(stat, Proportion):
+        iv = proportion_confidence_sequence(stat, alpha)
+    else:
+        iv = mean_confidence_sequence(stat, alpha)
+    return (float(iv.lower), float(iv.upper))

@@ -44,6 +44,12 @@ class MetricVerdict:
     critical: bool = False
     dry_run: bool = False
     reason: str = ""
+    # Each version's own always-valid interval (alerts and the dashboard show
+    # both values with intervals), and the trigger's hard limit if it has one.
+    candidate_interval: tuple[float, float] | None = None
+    stable_interval: tuple[float, float] | None = None
+    threshold: float | None = None
+    breached: bool = False  # the hard limit is shown to be exceeded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +65,10 @@ class MetricVerdict:
             "critical": self.critical,
             "dry_run": self.dry_run,
             "reason": self.reason,
+            "candidate_interval": _pair(self.candidate_interval),
+            "stable_interval": _pair(self.stable_interval),
+            "threshold": self.threshold,
+            "breached": self.breached,
         }
 
 
@@ -69,6 +79,7 @@ class Judgement:
     reason: str = ""
     srm: bool = False  # sample ratio mismatch: comparisons invalid, decisions frozen
     fail_streaks: dict[str, int] = field(default_factory=dict)
+    srm_detail: dict[str, Any] | None = None  # the SRM test (observed shares, p-values)
 
     def failing(self) -> list[MetricVerdict]:
         return [v for v in self.verdicts if v.status is Status.FAIL and not v.dry_run]
@@ -78,8 +89,13 @@ class Judgement:
             "decision": self.decision.value,
             "reason": self.reason,
             "srm": self.srm,
+            "srm_detail": self.srm_detail,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
+
+
+def _pair(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [interval[0], interval[1]]
 
 
 class Judge(Protocol):

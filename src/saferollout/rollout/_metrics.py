@@ -2,7 +2,8 @@
 
 Rate metrics are (events, trials): safety flags count among *scored*
 records (a record not yet scored is not evidence either way), errors among
-all requests. Latency is judged on its histogram.
+all requests, negative feedback among the feedback given (explicit and
+implicit, by the time it was given). Latency is judged on its histogram.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 from ..analysis import MeanStats, MetricData, Proportion
 from ..store import VersionAggregate
+
+FEEDBACK_METRIC = "negative_feedback_rate"
 
 # metric -> flag column counted among scored records
 FLAG_OF = {
@@ -37,6 +40,8 @@ class RateCounts:
 def rate_counts(metric: str, agg: VersionAggregate | None) -> RateCounts:
     if agg is None:
         return RateCounts(0, 0)
+    if metric == FEEDBACK_METRIC:
+        return RateCounts(agg.negative_feedback, agg.feedback)
     if metric == "error_rate":  # mirrored calls count too: a shadow is judged on its own
         return RateCounts(agg.errors, agg.requests)
     flag = FLAG_OF[metric]
@@ -44,7 +49,7 @@ def rate_counts(metric: str, agg: VersionAggregate | None) -> RateCounts:
 
 
 def is_rate(metric: str) -> bool:
-    return metric == "error_rate" or metric in FLAG_OF
+    return metric in ("error_rate", FEEDBACK_METRIC) or metric in FLAG_OF
 
 
 def metric_data(

@@ -16,6 +16,8 @@ each named profile are part of the contract with the demo and the tests.
     flaky          97%      2%      0.3%  0.2%   8%    3%     2%         1.5x latency
     slow           = stable, 4x latency
     preflight-fail 40%      2%      0.3%  0.2%   0.1%  0      0
+    regressed-live 70%      2%      5%    2%     0.1%  0      0          later turns of the
+                                                                     demo's regression
 """
 
 from __future__ import annotations
@@ -96,6 +98,11 @@ PROFILES: dict[str, Profile] = {
         ),
         dataclasses.replace(STABLE, name="slow", latency_factor=4.0),
         dataclasses.replace(STABLE, name="preflight-fail", refusal_rate=0.40),
+        # The later-turn behaviour of the demo's `regression` candidate (safe on
+        # single-turn suite prompts, see simulation/_scenarios.py).
+        dataclasses.replace(
+            STABLE, name="regressed-live", refusal_rate=0.70, pii_leak_rate=0.05, toxic_rate=0.02
+        ),
     )
 }
 

@@ -6,6 +6,7 @@ from . import _schema as schema
 from ._aggregates import LATENCY_BUCKETS_MS, VersionAggregate
 from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
+from ._retention import apply_retention
 from ._schema import SCHEMA_VERSION
 from ._store import Store, normalize_url, redact_url
 
@@ -21,6 +22,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "VersionAggregate",
+    "apply_retention",
     "normalize_url",
     "redact_url",
     "schema",

@@ -48,6 +48,8 @@ class VersionAggregate:
     latency_sumsq: float = 0.0
     latency_hist: list[int] = field(default_factory=list)  # counts per LATENCY_BUCKETS_MS (+1)
     shadow: int = 0  # mirrored requests (no client saw the answer)
+    feedback: int = 0  # user feedback given in the window (explicit and implicit)
+    negative_feedback: int = 0  # of it negative
 
     def latency_quantile(self, q: float) -> float | None:
         """Upper bound of the bucket holding quantile q (conservative)."""
@@ -129,4 +131,18 @@ def aggregate_versions(
         )
         agg.requests += int(n)
         agg.errors += int(n)
+
+    f = s.feedback.c
+    fb_window = [f.created_at >= since] + ([f.created_at < until] if until is not None else [])
+    feedback = (
+        sa.select(f.version, sa.func.count(), count_if(f.negative.is_(True)))
+        .where(*fb_window)
+        .group_by(f.version)
+    )
+    for version, n, negative in conn.execute(feedback):
+        agg = out.setdefault(
+            version, VersionAggregate(version, latency_hist=[0] * (len(LATENCY_BUCKETS_MS) + 1))
+        )
+        agg.feedback += int(n)
+        agg.negative_feedback += int(negative or 0)
     return out

@@ -103,7 +103,7 @@ review_items = sa.Table(
     "review_items",
     metadata,
     sa.Column("item_id", sa.String(64), primary_key=True),
-    sa.Column("set_id", sa.String(64), nullable=False),
+    sa.Column("set_id", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("data_json", sa.Text, nullable=False),
     sa.Index("ix_review_items_set", "set_id"),
@@ -114,7 +114,7 @@ review_ratings = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("item_id", sa.String(64), nullable=False),
-    sa.Column("set_id", sa.String(64), nullable=False),
+    sa.Column("set_id", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("reviewer", sa.String(128), nullable=False),
     sa.Column("data_json", sa.Text, nullable=False),
@@ -161,4 +161,13 @@ admin_commands = sa.Table(
     sa.Column("result_json", sa.Text),
     sa.Column("finished_at", sa.Float),
     sa.Index("ix_admin_commands_pending", "rollout", "status", "id"),
+)
+
+# The leader's latest judgement, so every replica's /admin/analysis answers the same.
+judgements = sa.Table(
+    "judgements",
+    metadata,
+    sa.Column("rollout", sa.String(128), primary_key=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
 )

@@ -647,6 +647,25 @@ class Store:
         ).first()
         return row is not None and int(row.token) == token and row.expires_at > now
 
+    def put_judgement(self, rollout: str, judgement: dict[str, Any]) -> None:
+        t = s.judgements
+        row = {"rollout": rollout, "updated_at": time.time(), "data_json": _dumps(judgement)}
+        stmt = self._insert(t).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["rollout"],
+            set_={"updated_at": row["updated_at"], "data_json": row["data_json"]},
+        )
+        with self._begin() as conn:
+            conn.execute(stmt)
+
+    def get_judgement(self, rollout: str) -> dict[str, Any] | None:
+        t = s.judgements
+        with self._connect() as conn:
+            text = conn.execute(
+                sa.select(t.c.data_json).where(t.c.rollout == rollout)
+            ).scalar_one_or_none()
+        return _loads(text)
+
     # -- admin commands forwarded to the leader --------------------------------------
 
     def enqueue_command(

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from saferollout.cli._demo import DemoOptions, run_demo
-from saferollout.simulation._scenarios import SCENARIOS
+from saferollout.simulation import SCENARIOS
 
 TARGET = {"regression": 1.0, "aa": 0.95, "healthy": 0.95}
 

@@ -102,10 +102,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """A real headless Chromium (Debian's), driven by Playwright.
 
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop
+    running on the main thread while it is open, which would break every later
+    test that calls `asyncio.run`; closing it with the module ends that.
     Missing browser: skip with the reason, except under CI=true (fail).
     """
     reason = None

@@ -116,7 +116,7 @@ def test_sqlite_locked_by_another_connection_delays_records_and_loses_none(
 
 @pytest.mark.postgres
 def test_postgresql_connections_terminated_mid_run_lose_nothing(
-    calm_stable: BackendHandle, pg_database_url: str
+    calm_stable: BackendHandle, pg_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from saferollout.simulation import start_backend
 
@@ -138,17 +138,27 @@ def test_postgresql_connections_terminated_mid_run_lose_nothing(
         runtime = Runtime.build(config(calm_stable, candidate, pg_database_url, "pgterm"), store)
         with runtime:
             gw = runtime.start_in_thread(scoring=False)
-            traffic = Traffic(gw.url, seconds=5)
+            traffic = Traffic(gw.url, seconds=6)
             traffic.start()
             time.sleep(0.8)
-            for _ in range(10):  # every connection of this database, ten times in 3 s
+
+            def retried() -> bool:
+                return any("will retry" in r.getMessage() for r in caplog.records)
+
+            # Kill every connection of this database, again and again, until a kill
+            # lands mid-write (an idle pooled connection is only re-pinged), at most 4 s.
+            for _ in range(100):
                 with killer.connect() as conn:
                     terminated += int(conn.execute(terminate).scalar_one())
-                time.sleep(0.3)
+                if retried() and terminated >= 20:
+                    break
+                time.sleep(0.04)
             traffic.join(30)
             assert traffic.result is not None
-            assert terminated >= 10  # the writer's (and the controller's) connections died
+            assert terminated >= 20  # the writer's (and the controller's) connections died
             assert_all_recorded_once(store, traffic.result, before)
+            # Those batches failed and were written again, once.
+            assert retried(), "no write failed: the test did not exercise the retry"
             # The controller came back too: it leads and its state reads again.
             assert wait_until(lambda: runtime.replica.is_leader, 10)
             assert store.load_state("pgterm") is not None

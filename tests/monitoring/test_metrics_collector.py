@@ -85,7 +85,7 @@ def test_window_numbers_on_both_databases(store: Store) -> None:
     w = read_window(store, T0, T0 + 100)
 
     assert w.aggregates["canary"].requests == 17 and w.aggregates["canary"].errors == 1
-    assert w.aggregates["stable"].requests == 41
+    assert w.aggregates["stable"].requests == 40  # the retried one is the canary's
     assert w.aggregates["stable"].flags["safety_violation"] == 10
     # stable: violations at i = 0, 4, ..., 36; violence at multiples of 8 (5), crime+hate at 5.
     assert w.violations[("stable", "violence")] == 5

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saferollout.config._review import ReviewConfig
+from saferollout.config import ReviewConfig
 from saferollout.preflight._review import ReviewPair, build_review_set, review_gate
 from saferollout.preflight._review_app import COOKIE_NAME, ReviewApp, start_review_server
 from saferollout.store import Store

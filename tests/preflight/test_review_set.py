@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from saferollout.config import RolloutConfig
-from saferollout.config._review import ReviewConfig
+from saferollout.config import ReviewConfig, RolloutConfig
 from saferollout.preflight._review import (
     ReviewPair,
     build_review_set,

@@ -105,9 +105,13 @@ def test_takeover_after_the_leader_dies_and_the_old_token_is_fenced(nodes) -> No
     assert b.replica.token == old_token + 1
     judge.decision = Decision.ROLLBACK
     wait_until(lambda: b.controller.state.phase is Phase.ROLLED_BACK)
-    # The deposed leader wakes up and tries to act: the store refuses, its state reloads.
-    a.controller.act("promote", actor="admin:zombie")
+    # The deposed leader wakes up and tries to act: the store refuses, the operator is
+    # told, and its state reloads to what the new leader decided.
+    with pytest.raises(InvalidAction, match="changed while acting"):
+        a.controller.act("promote", actor="admin:zombie")
     assert a.controller.state.phase is Phase.ROLLED_BACK
+    with pytest.raises(TimeoutError, match="shutting down"):
+        a.replica.act("promote", actor="admin:late")
     events = b.store.list_events("r1")
     assert not [e for e in events if e["actor"] == "admin:zombie"]
     fences = [e["data"].get("fence") for e in events if e["kind"] != "rollout_started"]

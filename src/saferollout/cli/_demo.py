@@ -26,8 +26,16 @@ from rich.console import Console
 from ..config import RolloutConfig, parse_config
 from ..report import build_rollout_report, write_rollout_report
 from ..rollout import Phase
-from ..simulation import BackendHandle, TrafficConfig, TrafficResult, run_traffic
-from ..simulation._scenarios import SCENARIOS, Scenario, scenario_yaml, start_version_backend
+from ..simulation import (
+    SCENARIOS,
+    BackendHandle,
+    Scenario,
+    TrafficConfig,
+    TrafficResult,
+    run_traffic,
+    scenario_yaml,
+    start_version_backend,
+)
 from ..store import Store, schema
 from ._demo_view import AlertReceiver, DemoView
 from ._runtime import Runtime

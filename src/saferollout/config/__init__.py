@@ -36,6 +36,7 @@ from ._preflight import (
     PreflightConfig,
     default_thresholds,
 )
+from ._review import ReviewConfig
 from ._safety import SafetyConfig
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "MetricThreshold",
     "PauseConfig",
     "PreflightConfig",
+    "ReviewConfig",
     "RolloutConfig",
     "SafetyConfig",
     "ServerConfig",

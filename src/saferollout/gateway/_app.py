@@ -9,6 +9,7 @@ never scores; the raw upstream body is parsed later by the writer thread.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import os
@@ -55,6 +56,11 @@ _SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 OVERRIDE_HEADER = "X-Rollout-Version"
+# Sent when the upstream breaks mid-stream (after headers, so no retry is possible).
+_SSE_BROKEN = (
+    b'data: {"error": {"message": "the model server broke off the stream", '
+    b'"type": "server_error", "code": "upstream_stream_broken"}}\n\n'
+)
 
 
 @dataclass(slots=True)
@@ -104,9 +110,15 @@ class Gateway:
         self.metrics.set_weights(table.weights())
         self.writer: RecordWriter | None = None
         # Unique without a syscall per request: a random prefix per process and a
-        # counter (os.urandom per request was ~3% of the event loop's time).
+        # counter (os.urandom per request was ~3% of the event loop's time), plus a
+        # keyed hash of the counter so that a client who sees its own ids cannot
+        # guess another user's (POST /v1/feedback takes an id).
         prefix = "req_" + os.urandom(8).hex()
-        self._request_ids = (f"{prefix}{n:08x}" for n in itertools.count())
+        key = os.urandom(16)
+        self._request_ids = (
+            f"{prefix}{n:08x}{hashlib.blake2b(n.to_bytes(8), key=key, digest_size=6).hexdigest()}"
+            for n in itertools.count()
+        )
         self.admin = AdminRoutes(store, config.name, admin_token)
         self.feedback = FeedbackRoutes(store, self.metrics.registry, redact=config.logging.redact)
         self.app = self._build_app()
@@ -525,7 +537,11 @@ class Gateway:
         if record.error_kind == "client_disconnected":
             return response
         try:
-            if guard is not None:
+            if record.error_kind == "stream_broken":
+                # Say so in the stream: OpenAI clients raise on an error event
+                # instead of returning a truncated answer as if it were whole.
+                await response.write(_SSE_BROKEN)
+            elif guard is not None:
                 final = blocked or guard.finish()
                 if final.triggered:
                     self._guardrail_hit(record, final)

@@ -33,6 +33,17 @@ def from_json(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None]:
     return text, _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
 
 
+def well_formed(endpoint: str, raw: bytes) -> bool:
+    """Is a 200 body what an OpenAI-compatible server answers (a JSON object with
+    `choices`, or `data` for embeddings)? A 200 that is not is an upstream error."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    key = "data" if endpoint == "embeddings" else "choices"
+    return isinstance(body, dict) and isinstance(body.get(key), list)
+
+
 def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bool]:
     """(text, prompt_tokens, completion_tokens, saw_done) of a streamed body.
 
@@ -43,6 +54,7 @@ def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bo
     chunks = 0
     prompt_tokens = completion_tokens = None
     done = False
+    good = bad = 0  # events that parse as JSON objects, and events that do not
     for line in raw.split(b"\n"):
         if not line.startswith(b"data:"):
             continue
@@ -53,9 +65,12 @@ def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bo
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError:
+            bad += 1
             continue
         if not isinstance(event, dict):
+            bad += 1
             continue
+        good += 1
         usage = event.get("usage")
         if isinstance(usage, dict):
             prompt_tokens = _int(usage.get("prompt_tokens"))
@@ -66,7 +81,8 @@ def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bo
             chunks += 1
     if completion_tokens is None and chunks:
         completion_tokens = chunks
-    return "".join(parts), prompt_tokens, completion_tokens, done
+    # A stream of nothing but garbage is not a finished answer, [DONE] or not.
+    return "".join(parts), prompt_tokens, completion_tokens, done and not (bad and not good)
 
 
 def content_delta(endpoint: str, event: Any) -> str:

@@ -121,12 +121,15 @@ def finalize(record: InteractionRecord) -> None:
     if raw is None:
         return
     record.raw_response = None
+    answered = record.error_kind is None and record.status_code == 200
     if record.stream:
         text, pt, ct, done = _extract.from_sse(record.endpoint, raw)
-        if not done and record.error_kind is None and record.status_code == 200:
+        if not done and answered:
             record.error_kind = "stream_incomplete"
     else:
         text, pt, ct = _extract.from_json(record.endpoint, raw)
+        if answered and not _extract.well_formed(record.endpoint, raw):
+            record.error_kind = "upstream_malformed"
     record.response_text = text
     record.prompt_tokens = pt if record.prompt_tokens is None else record.prompt_tokens
     record.completion_tokens = ct if record.completion_tokens is None else record.completion_tokens

@@ -150,8 +150,8 @@ def _counts(conn: sa.Connection, since: float) -> dict[str, dict[str, int]]:
     rows = conn.execute(
         sa.select(
             c.version,
-            sa.func.count(),
-            _count_if(_is_error(c)),
+            _count_if(_assigned(c)),
+            _count_if(_assigned(c) & _is_error(c)),
             _count_if(c.scored_at.is_not(None)),
             _count_if(c.shadow.is_(True)),
         )
@@ -159,7 +159,12 @@ def _counts(conn: sa.Connection, since: float) -> dict[str, dict[str, int]]:
         .group_by(c.version)
     ).all()
     out = {
-        str(v): {"requests": int(n), "errors": int(e or 0), "scored": int(k or 0), "shadow": int(m)}
+        str(v): {
+            "requests": int(n or 0),
+            "errors": int(e or 0),
+            "scored": int(k or 0),
+            "shadow": int(m or 0),
+        }
         for v, n, e, k, m in rows
     }
     for version, n in _retried(conn, since):
@@ -167,6 +172,12 @@ def _counts(conn: sa.Connection, since: float) -> dict[str, dict[str, int]]:
         row["requests"] += n
         row["errors"] += n
     return out
+
+
+def _assigned(c: Any) -> sa.ColumnElement[bool]:
+    """Rows that count as a request of the version that answered (as in the
+    controller's aggregates: a retried request belongs to the version that failed)."""
+    return c.retried_from.is_(None)
 
 
 def _retried(conn: sa.Connection, since: float) -> list[tuple[str, int]]:
@@ -209,7 +220,8 @@ def time_series(
         sa.select(
             index.label("b"),
             c.version,
-            _is_error(c).label("err"),
+            _assigned(c).label("assigned"),
+            (_assigned(c) & _is_error(c)).label("err"),
             c.latency_ms,
             scored.label("scored"),
             *(sa.and_(scored, c[f].is_(True)).label(f) for f in _RATE_FLAGS),
@@ -222,7 +234,7 @@ def time_series(
         sa.select(
             q.b,
             q.version,
-            sa.func.count(),
+            _count_if(q.assigned),
             _count_if(q.err),
             sa.func.avg(q.latency_ms),
             _count_if(q.scored),

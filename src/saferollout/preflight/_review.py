@@ -32,8 +32,7 @@ import orjson
 import sqlalchemy as sa
 
 from ..analysis import Proportion, wilson_interval
-from ..config import RolloutConfig, version_hash
-from ..config._review import ReviewConfig
+from ..config import ReviewConfig, RolloutConfig, version_hash
 from ..store import Store, schema
 
 Choice = Literal["a", "b", "equal"]

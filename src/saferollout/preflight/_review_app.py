@@ -35,7 +35,7 @@ import jinja2
 import orjson
 from aiohttp import web
 
-from ..config._review import ReviewConfig
+from ..config import ReviewConfig
 from ..store import Store
 from ._review import RatingError, latest_ratings, validate_rating, validate_reviewer
 

@@ -460,6 +460,11 @@ class Controller:
                 self.state = RolloutState.from_dict(fresh)
                 self._apply(self.state)
             log.warning("rollout state changed underneath; reloaded revision %d", self.revision)
+            if actor != "controller":
+                # An operator must learn that the action did not happen.
+                raise InvalidAction(
+                    kind, "the rollout changed while acting (another controller leads); retry"
+                ) from None
             return
         self._event(kind, message, actor=actor, data=data)
 

@@ -87,8 +87,10 @@ class Replica:
 
     def act(self, action: str, *, actor: str, full: bool = False, reason: str = "") -> Any:
         """Run an admin action on the leader: here if we lead, else through the store."""
+        if self._stop.is_set():
+            raise ForwardTimeout("the controller is shutting down; try again on another replica")
         if self.is_leader or not self._thread.is_alive():
-            # Leading, or not replicated at all (the loop is not running): act here.
+            # Leading, or not replicated at all (the loop was never started): act here.
             return self.controller.act(action, actor=actor, full=full, reason=reason)
         command_id = self.store.enqueue_command(
             self.rollout, action, actor=actor, body={"full": full, "reason": reason}
@@ -123,6 +125,8 @@ class Replica:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+        if self._retention.is_alive():
+            self._retention.join(timeout)
         if self.token is not None:
             try:
                 self.store.release_lease(self.lease_name, self.holder)

@@ -24,6 +24,7 @@ from ._runner import (
     start_backend,
     start_backend_process,
 )
+from ._scenarios import SCENARIOS, Scenario, scenario_yaml, start_version_backend
 from ._traffic import (
     RequestOutcome,
     SessionPlan,
@@ -37,6 +38,7 @@ from ._traffic import (
 __all__ = [
     "HARMFUL_MARKER",
     "PROFILES",
+    "SCENARIOS",
     "TOXIC_MARKER",
     "BackendHandle",
     "BackendProcess",
@@ -52,6 +54,7 @@ __all__ = [
     "PromptEntry",
     "PromptMix",
     "RequestOutcome",
+    "Scenario",
     "SessionPlan",
     "SimBackend",
     "SimulationError",
@@ -73,9 +76,11 @@ __all__ = [
     "request_rng",
     "run_backend",
     "run_traffic",
+    "scenario_yaml",
     "serve_backend",
     "ssn_valid",
     "start_backend",
     "start_backend_process",
+    "start_version_backend",
     "tokenize",
 ]

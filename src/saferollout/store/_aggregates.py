@@ -78,12 +78,18 @@ def aggregate_versions(
         return sa.func.sum(sa.case((cond, 1), else_=0))
 
     scored = c.scored_at.is_not(None)
+    # A request retried on stable was assigned to the version that failed it:
+    # it counts there (below), not as a request of the version that answered,
+    # or stable would look over-served and SRM would freeze the comparison.
+    assigned = c.retried_from.is_(None)
     columns = [
         c.version,
         c.shadow,
-        sa.func.count(),
+        count_if(assigned),
         count_if(
-            c.error_kind.is_not(None) & c.error_kind.not_in(("client_disconnected", "upstream_4xx"))
+            assigned
+            & c.error_kind.is_not(None)
+            & c.error_kind.not_in(("client_disconnected", "upstream_4xx"))
         ),
         count_if(scored),
         *(count_if(scored & c[f].is_(True)) for f in FLAG_COLUMNS),
@@ -108,13 +114,13 @@ def aggregate_versions(
         hist = [int(x or 0) for x in row[7 + len(FLAG_COLUMNS) :]]
         agg = out.setdefault(version, VersionAggregate(version, latency_hist=[0] * len(hist)))
         if shadow:
-            agg.shadow += int(n)
-        agg.requests += int(n)
+            agg.shadow += int(n or 0)
+        agg.requests += int(n or 0)
         agg.errors += int(errors or 0)
         agg.scored += int(n_scored or 0)
         for name, count in zip(FLAG_COLUMNS, flag_counts, strict=True):
             agg.flags[name] = agg.flags.get(name, 0) + int(count or 0)
-        agg.latency_n += int(n)
+        agg.latency_n += sum(hist)
         agg.latency_sum += float(lat_sum or 0.0)
         agg.latency_sumsq += float(lat_sumsq or 0.0)
         agg.latency_hist = [a + b for a, b in zip(agg.latency_hist, hist, strict=True)]

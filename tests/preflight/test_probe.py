@@ -28,7 +28,7 @@ versions:
   green: {{url: "{candidate.base_url}", model: m2}}
 stable: blue
 candidate: green
-strategy: {{type: blue_green, interval_s: 60}}
+strategy: {{type: blue_green, interval_s: 60, preview_probe: {{enabled: false}}}}
 storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
 server: {{flush_interval_s: 0.1}}
 """
@@ -40,11 +40,12 @@ server: {{flush_interval_s: 0.1}}
         handle = runtime.start_in_thread(scoring=False)
         before = candidate.backend.stats().get("requests", 0)
         result = probe_preview(handle.url, "green", TOKEN, items=items, load_requests=10)
-        with pytest.raises(ValueError, match="admin token"):
-            probe_preview(handle.url, "green", "", items=items)
+        # Without the token a gateway that has one refuses the override.
+        refused = probe_preview(handle.url, "green", None, items=items[:1])
     finally:
         runtime.stop()
     assert result.sent == 16 and result.ok == 16 and not result.errors
+    assert refused.ok == 0 and refused.errors == {"http_403": 1}
     assert dict(result.served_by) == {"green": 16}
     assert candidate.backend.stats()["requests"] - before == 16
     assert result.percentile(0.5) is not None
@@ -66,7 +67,7 @@ versions:
   green: {{url: "{candidate.base_url}", model: m2}}
 stable: blue
 candidate: green
-strategy: {{type: blue_green, interval_s: 60}}
+strategy: {{type: blue_green, interval_s: 60, preview_probe: {{enabled: false}}}}
 storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
 """
     )
@@ -80,3 +81,45 @@ storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
         runtime.stop()
         store.close()
     assert result.ok == 0 and result.errors == {"http_403": 2}
+
+
+@pytest.mark.parametrize("servers", ["healthy"], indirect=True)
+def test_the_runtime_probes_a_blue_green_preview_once_by_itself(
+    servers: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    import time
+
+    stable, candidate = servers
+    text = f"""
+name: bg
+versions:
+  blue: {{url: "{stable.base_url}", model: m1}}
+  green: {{url: "{candidate.base_url}", model: m2}}
+stable: blue
+candidate: green
+strategy: {{type: blue_green, interval_s: 60,
+           preview_probe: {{items_per_suite: 2, load_requests: 4, concurrency: 2}}}}
+storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
+server: {{flush_interval_s: 0.1}}
+"""
+
+    def probed(store: Store) -> list[dict]:
+        return [e for e in store.list_events("bg") if e["kind"] == "preview_probed"]
+
+    for run in range(2):  # the second start resumes the same rollout: no second probe
+        store = Store(parse_config(text).storage.url)
+        runtime = Runtime.build(parse_config(text), store, admin_token=TOKEN)
+        try:
+            runtime.start_in_thread(scoring=False)
+            deadline = time.monotonic() + 30
+            while not probed(store) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5 if run else 0.3)  # the writer's flush
+        finally:
+            runtime.stop()
+        [event] = probed(store)
+        # 2 prompts from each of the 3 shipped suites, then 4 more: all to the preview.
+        assert (event["data"]["sent"], event["data"]["ok"]) == (10, 10)
+        assert store.count_interactions() == 10
+        assert {r["version"] for r in store.list_interactions()} == {"green"}
+        store.close()

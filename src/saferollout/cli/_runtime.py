@@ -8,12 +8,16 @@ controller (imports point one way); this module wires one to the other.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import urllib.request
 from dataclasses import dataclass, field
 
 from ..config import RolloutConfig
 from ..gateway import Gateway, GatewayHandle, start_gateway
 from ..monitoring import AlertDispatcher, RolloutCollector, add_dashboard, default_dashboard_url
-from ..rollout import Controller, Replica, TriggerJudge
+from ..preflight import default_suite_paths, load_suites, probe_preview
+from ..rollout import Controller, Phase, Replica, TriggerJudge
 from ..safety import ScoringWorkerProcess
 from ..store import Store
 
@@ -30,6 +34,9 @@ class Runtime:
     scorers: list[ScoringWorkerProcess] = field(default_factory=list)
     handle: GatewayHandle | None = field(default=None)
     alerts: AlertDispatcher | None = field(default=None)
+    admin_token: str | None = field(default=None, repr=False)
+    _probe: threading.Thread | None = field(default=None, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @classmethod
     def build(
@@ -47,13 +54,16 @@ class Runtime:
         gateway.metrics.registry.register(
             RolloutCollector(replica, store, versions=list(config.versions))
         )
-        return cls(config, store, gateway, controller, replica)
+        return cls(config, store, gateway, controller, replica, admin_token=admin_token)
 
-    def start_background(self, *, scoring: bool = True) -> None:
-        """Start the scoring worker processes, the controller loop and the alerts.
+    def start_background(self, *, scoring: bool = True, url: str | None = None) -> None:
+        """Start the scoring worker processes, the controller loop and the alerts
+        (and, for blue/green, the preview probe through the gateway at `url`).
 
         Raises AlertsError (before starting anything) when an alert sink names an
         environment variable that is not set."""
+        if url is None and self.handle is not None:
+            url = self.handle.url
         if self.config.alerts.sinks:
             # Tails the event log on its own thread; sends only while this replica leads.
             server = self.config.server
@@ -61,8 +71,8 @@ class Runtime:
                 self.config.alerts,
                 self.store,
                 self.config.name,
-                dashboard_url=(self.handle.url + "/dashboard")
-                if self.handle is not None
+                dashboard_url=(url + "/dashboard")
+                if url is not None
                 else default_dashboard_url(server.host, server.port),
                 registry=self.gateway.metrics.registry,
                 leading=lambda: self.replica.is_leader,
@@ -86,6 +96,61 @@ class Runtime:
         self.replica.start()
         if self.alerts is not None:
             self.alerts.start()
+        probe = self.config.strategy.preview_probe
+        if url is not None and self.config.strategy.type == "blue_green" and probe.enabled:
+            self._probe = threading.Thread(
+                target=self._probe_preview, args=(url,), name="preview-probe", daemon=True
+            )
+            self._probe.start()
+
+    def _probe_preview(self, url: str) -> None:
+        """Blue/green: send the preview suite prompts and a load once per rollout, from
+        the leader, so its analysis has answers to judge before `switch`."""
+        deadline = time.monotonic() + 30
+        while not (self.replica.is_leader and _ready(url)):
+            if time.monotonic() > deadline or self._stopping.is_set():
+                return
+            time.sleep(0.1)
+        state = self.controller.state
+        if state.phase is not Phase.PROGRESSING:
+            return
+        events = self.store.list_events(self.config.name, limit=1000)
+        if any(
+            e["kind"] == "preview_probed" and e["created_at"] >= state.started_at for e in events
+        ):
+            return  # restarted: this preview was probed already
+        cfg = self.config.strategy.preview_probe
+        items = load_suites(
+            self.config.preflight.suites or default_suite_paths(), limit=cfg.items_per_suite
+        )
+        try:
+            result = probe_preview(
+                url,
+                state.candidate,
+                self.admin_token,
+                items=items,
+                load_requests=cfg.load_requests,
+                concurrency=cfg.concurrency,
+            )
+        except Exception:
+            log.exception("the preview probe failed")
+            return
+        if self._stopping.is_set():
+            return
+        p50 = result.percentile(0.5)
+        self.store.append_event(
+            self.config.name,
+            "preview_probed",
+            f"preview {state.candidate} probed: {result.ok} of {result.sent} answered",
+            actor="runtime",
+            data={
+                "version": state.candidate,
+                "sent": result.sent,
+                "ok": result.ok,
+                "errors": dict(result.errors),
+                "latency_p50_ms": p50,
+            },
+        )
 
     def start_in_thread(
         self, host: str = "127.0.0.1", port: int = 0, *, scoring: bool = True
@@ -97,6 +162,7 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop deciding first, then drain the gateway, then let scoring finish."""
+        self._stopping.set()
         self.replica.stop()
         if self.alerts is not None:  # after the controller: its last events still go out
             self.alerts.stop()
@@ -110,3 +176,11 @@ class Runtime:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False

@@ -126,7 +126,8 @@ def serve_one(
         err=True,
     )
     try:
-        runtime.start_background(scoring=scoring)
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        runtime.start_background(scoring=scoring, url=f"http://{local}:{port}")
     except AlertsError as exc:
         store.close()
         fail(str(exc))

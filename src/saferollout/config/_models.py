@@ -95,10 +95,22 @@ class ABConfig(_Model):
     auto_promote: bool = Field(default=False, description="Make a better arm the new stable")
 
 
+class PreviewProbeConfig(_Model):
+    """Blue/green: test traffic the gateway sends its own preview when the rollout
+    starts (preflight suite prompts, then a bounded load), so the preview's
+    analysis has answers to judge before `switch`."""
+
+    enabled: bool = True
+    items_per_suite: int = Field(default=20, ge=1, description="Prompts taken from each suite")
+    load_requests: int = Field(default=200, ge=0, description="Extra requests after the prompts")
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+
 class StrategyConfig(_Model):
     type: Literal["canary", "blue_green", "ab", "shadow"] = "canary"
     shadow: ShadowConfig = Field(default_factory=ShadowConfig)
     ab: ABConfig = Field(default_factory=ABConfig)
+    preview_probe: PreviewProbeConfig = Field(default_factory=PreviewProbeConfig)
     post_promotion_analysis: bool = Field(
         default=True,
         description="After promotion or a blue/green switch, keep judging the new stable "

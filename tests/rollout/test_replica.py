@@ -27,7 +27,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> float:
 
 
 class Node:
-    def __init__(self, url: str, name: str, judge: ScriptedJudge) -> None:
+    def __init__(self, url: str, name: str, judge: ScriptedJudge, sync_s: float = 0.05) -> None:
         self.store = Store(url)
         self.routing = Routing()
         self.controller = Controller(
@@ -42,7 +42,7 @@ class Node:
             holder=name,
             lease_ttl_s=1.0,
             renew_s=0.2,
-            sync_s=0.05,
+            sync_s=sync_s,
             command_timeout_s=5.0,
         )
 
@@ -148,3 +148,26 @@ def test_the_leader_applies_retention(store_url: str) -> None:
     finally:
         replica.stop()
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_followers_are_woken_by_notify_not_polling(pg_database_url: str) -> None:
+    from ..conftest import _truncate
+
+    _truncate(pg_database_url)
+    judge = ScriptedJudge()
+    judge.decision = Decision.HOLD
+    leader = Node(pg_database_url, "a", judge)
+    leader.replica.start()
+    wait_until(lambda: leader.replica.is_leader)
+    follower = Node(pg_database_url, "b", judge, sync_s=5.0)  # polling alone: up to 5 s
+    follower.replica.start()
+    try:
+        time.sleep(1.0)  # the follower's first poll and its LISTEN are in place
+        assert follower.weights() == {"canary": 10.0}
+        leader.replica.act("rollback", actor="admin:test")
+        took = wait_until(lambda: follower.weights() == {"canary": 0.0}, timeout=4.0)
+        assert took < 1.0
+    finally:
+        leader.close()
+        follower.close()

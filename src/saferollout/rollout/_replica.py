@@ -70,6 +70,14 @@ class Replica:
         self._retention = threading.Thread(
             target=self._run_retention, name="retention", daemon=True
         )
+        # PostgreSQL: a notification wakes a follower at once; polling is the fallback.
+        self._wake = threading.Event()
+        self._listener = threading.Thread(
+            target=self.store.watch_state,
+            args=(self._stop, self._notified),
+            name="state-listener",
+            daemon=True,
+        )
 
     # -- the RolloutControl protocol (admin routes) ---------------------------
 
@@ -116,6 +124,8 @@ class Replica:
     # -- the loop ------------------------------------------------------------------
 
     def start(self) -> Replica:
+        if not self.store.is_sqlite:
+            self._listener.start()
         self._thread.start()
         retention = self.controller.config.storage.retention
         if retention.days is not None or retention.max_rows is not None:
@@ -124,9 +134,11 @@ class Replica:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
-        if self._retention.is_alive():
-            self._retention.join(timeout)
+        for helper in (self._retention, self._listener):
+            if helper.is_alive():
+                helper.join(timeout)
         if self.token is not None:
             try:
                 self.store.release_lease(self.lease_name, self.holder)
@@ -154,7 +166,12 @@ class Replica:
                     self.controller.sync()
             except Exception:  # the database away: keep the last routing, try again
                 log.exception("controller replica loop failed; retrying")
-            self._stop.wait(self.sync_s)
+            self._wake.wait(self.sync_s)
+            self._wake.clear()
+
+    def _notified(self, rollout: str) -> None:
+        if rollout == self.rollout and not self.is_leader:
+            self._wake.set()
 
     def _run_retention(self) -> None:
         cfg = self.controller.config.storage.retention

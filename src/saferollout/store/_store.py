@@ -8,8 +8,10 @@ databases.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +25,8 @@ from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 
 _INTERACTION_COLUMNS = [c.name for c in s.interactions.columns]
+STATE_CHANNEL = "saferollout_state"
+log = logging.getLogger("saferollout.store")
 
 
 def normalize_url(url: str) -> str:
@@ -371,7 +375,35 @@ class Store:
                 )
             if conn.execute(stmt).first() is None:
                 raise StaleState(f"rollout {name!r} changed since revision {expected_revision}")
+            if not self.is_sqlite:
+                # Delivered at commit to every replica LISTENing (watch_state).
+                conn.execute(sa.select(sa.func.pg_notify(STATE_CHANNEL, name)))
         return expected_revision + 1
+
+    def watch_state(self, stop: threading.Event, on_change: Callable[[str], None]) -> None:
+        """PostgreSQL: call `on_change(rollout name)` whenever a replica saves rollout
+        state, until `stop` is set (LISTEN/NOTIFY; reconnects after a failure).
+
+        A dedicated connection outside the pool: a LISTENing connection must
+        stay open and idle, which a pooled one is not. Followers still poll too,
+        so a notification lost while reconnecting only costs one poll interval.
+        """
+        import psycopg
+
+        url = sa.engine.make_url(self.url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {STATE_CHANNEL}")
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=0.5, stop_after=1):
+                            on_change(note.payload)
+            except psycopg.Error as exc:
+                log.warning(
+                    "state notifications interrupted (%s); polling meanwhile", type(exc).__name__
+                )
+                stop.wait(1.0)
 
     # -- audit log -----------------------------------------------------------
 

@@ -200,7 +200,7 @@ def test_cli_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     code, err = run("-c", str(cfg))
     assert code == 2 and "review set shop:v2:" in err and "has no pairs" in err
     code, err = run("-c", str(cfg), "--host", "0.0.0.0")
-    assert code == 2 and "needs an access token" in err
+    assert code == 2 and "needs an admin token" in err and "review page" in err
     tok = _write_config(tmp_path, tmp_path / "r.db", "server: {admin_token_env: REVIEW_TOK_X}\n")
     code, err = run("-c", str(tok))
     assert code == 2 and "REVIEW_TOK_X is not set" in err

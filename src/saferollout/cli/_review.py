@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-import os
-
 import click
 
 from ..preflight import review_set_id
 from ..preflight._review import list_review_sets
 from ..preflight._review_app import ReviewApp, run_review_server
 from ..store import Store, StoreError
-from ._common import config_option, fail, load_or_exit, setup_logging
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ._common import admin_token_or_exit, config_option, fail, load_or_exit, setup_logging
 
 
 @click.command()
@@ -38,17 +26,7 @@ def review(config_path: str, host: str, port: int, set_id: str | None) -> None:
     setup_logging()
     cfg = load_or_exit(config_path)
     review_cfg = cfg.preflight.review
-    token = None
-    if cfg.server.admin_token_env:
-        token = os.environ.get(cfg.server.admin_token_env)
-        if not token:
-            env = cfg.server.admin_token_env
-            fail(f"server.admin_token_env: environment variable {env} is not set")
-    if token is None and not _is_loopback(host):
-        fail(
-            f"binding to {host} needs an access token: set server.admin_token_env "
-            "(without one, the review page is only safe on loopback)"
-        )
+    token = admin_token_or_exit(cfg, host, "the review page")
     try:
         store = Store(cfg.storage.url)
     except StoreError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import multiprocessing
 import os
 import signal
@@ -15,17 +14,8 @@ from ..gateway import UpstreamConfigError, run_gateway
 from ..monitoring import AlertsError
 from ..preflight import check_gate
 from ..store import Store, StoreError
-from ._common import config_option, fail, load_or_exit, setup_logging
+from ._common import admin_token_or_exit, config_option, fail, load_or_exit, setup_logging
 from ._runtime import Runtime
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command()
@@ -62,17 +52,7 @@ def serve(
     cfg = load_or_exit(config_path)
     host = host or cfg.server.host
     port = cfg.server.port if port is None else port
-    admin_token = None
-    if cfg.server.admin_token_env:
-        admin_token = os.environ.get(cfg.server.admin_token_env)
-        if not admin_token:
-            env = cfg.server.admin_token_env
-            fail(f"server.admin_token_env: environment variable {env} is not set")
-    if admin_token is None and not _is_loopback(host):
-        fail(
-            f"binding to {host} needs an admin token: set server.admin_token_env "
-            "(without one, admin routes are only safe on loopback)"
-        )
+    admin_token = admin_token_or_exit(cfg, host, "the admin API")
     try:
         store = Store(cfg.storage.url)
     except StoreError as exc:

@@ -154,3 +154,17 @@ def test_flagger_webhook_answers_by_the_verdict(server: tuple[GatewayHandle, Sto
     httpx.post(gw.url + "/admin/rollout/rollback", headers=AUTH)
     r = httpx.post(url, json=ok)
     assert r.status_code == 412 and r.json()["healthy"] is False
+
+
+def test_an_action_the_store_cannot_take_is_a_clear_503(
+    server: tuple[GatewayHandle, Store],
+) -> None:
+    import sqlalchemy as sa
+
+    gw, store = server
+    with store.engine.begin() as conn:  # the database loses the table mid-rollout
+        conn.execute(sa.text("DROP TABLE rollout_state"))
+    r = httpx.post(gw.url + "/admin/rollout/pause", headers=AUTH)
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert error["code"] == "controller_unavailable" and "pause" in error["message"]

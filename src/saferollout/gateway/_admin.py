@@ -10,6 +10,7 @@ bind elsewhere).
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any, Protocol
 
 import orjson
@@ -18,6 +19,7 @@ from aiohttp import web
 from ..store import Store
 from ._errors import error_response
 
+log = logging.getLogger("saferollout.gateway")
 ACTIONS = ("promote", "pause", "resume", "abort", "rollback", "switch")
 _LOOPBACK = ("127.0.0.1", "::1")
 
@@ -121,6 +123,14 @@ class AdminRoutes:
             return error_response(409, str(exc), code="invalid_transition")
         except TimeoutError as exc:
             return error_response(503, str(exc), type="server_error", code="no_leader")
+        except Exception as exc:  # the store away, or the leader failed: nothing changed here
+            log.exception("admin action %s failed", action)
+            return error_response(
+                503,
+                f"the controller could not {action} ({type(exc).__name__}); try again",
+                type="server_error",
+                code="controller_unavailable",
+            )
         return _json(await _in_thread(control.snapshot))
 
     async def analysis(self, request: web.Request) -> web.Response:

@@ -107,19 +107,25 @@ class Replica:
         while time.monotonic() < deadline:
             command = self.store.get_command(command_id)
             if command is not None and command["status"] != "pending":
-                self.controller.sync()
-                if command["status"] == "refused":
-                    raise InvalidAction(action, command["result"]["message"])
-                if command["status"] == "failed":
-                    raise RuntimeError(command["result"]["message"])
-                return self.controller.state
+                return self._outcome(action, command)
             time.sleep(0.05)
         # Withdraw it so a leader arriving later does not act on a request we
-        # already answered as failed.
-        self.store.finish_command(command_id, "failed", {"message": "no leader in time"})
+        # already answered as failed; if the leader finished it meanwhile, say so.
+        if not self.store.finish_command(command_id, "failed", {"message": "no leader in time"}):
+            command = self.store.get_command(command_id)
+            if command is not None and command["status"] != "pending":
+                return self._outcome(action, command)
         raise ForwardTimeout(
             f"no controller leader ran {action!r} within {self.command_timeout_s:g}s"
         )
+
+    def _outcome(self, action: str, command: dict[str, Any]) -> Any:
+        self.controller.sync()
+        if command["status"] == "refused":
+            raise InvalidAction(action, command["result"]["message"])
+        if command["status"] == "failed":
+            raise RuntimeError(f"the leader failed to {action}: {command['result']['message']}")
+        return self.controller.state
 
     # -- the loop ------------------------------------------------------------------
 

@@ -15,24 +15,28 @@ from saferollout.store import Store
 TOKEN = "probe-admin-token"
 
 
-@pytest.mark.parametrize("servers", ["healthy"], indirect=True)
-def test_probe_reaches_the_preview_and_is_recorded(
-    servers: tuple[BackendHandle, BackendHandle], tmp_path: Path
-) -> None:
-    stable, candidate = servers
-    config = parse_config(
-        f"""
+def blue_green_yaml(
+    stable: BackendHandle, candidate: BackendHandle, tmp_path: Path, probe: str = "{enabled: false}"
+) -> str:
+    return f"""
 name: bg
 versions:
   blue: {{url: "{stable.base_url}", model: m1}}
   green: {{url: "{candidate.base_url}", model: m2}}
 stable: blue
 candidate: green
-strategy: {{type: blue_green, interval_s: 60, preview_probe: {{enabled: false}}}}
+strategy: {{type: blue_green, interval_s: 60, preview_probe: {probe}}}
 storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
 server: {{flush_interval_s: 0.1}}
 """
-    )
+
+
+@pytest.mark.parametrize("servers", ["healthy"], indirect=True)
+def test_probe_reaches_the_preview_and_is_recorded(
+    servers: tuple[BackendHandle, BackendHandle], tmp_path: Path
+) -> None:
+    stable, candidate = servers
+    config = parse_config(blue_green_yaml(stable, candidate, tmp_path))
     items = load_suite(default_suite_paths()[1])[:6]
     store = Store(config.storage.url)
     runtime = Runtime.build(config, store, admin_token=TOKEN)
@@ -59,18 +63,7 @@ def test_probe_with_a_wrong_token_is_refused(
     servers: tuple[BackendHandle, BackendHandle], tmp_path: Path
 ) -> None:
     stable, candidate = servers
-    config = parse_config(
-        f"""
-name: bg
-versions:
-  blue: {{url: "{stable.base_url}", model: m1}}
-  green: {{url: "{candidate.base_url}", model: m2}}
-stable: blue
-candidate: green
-strategy: {{type: blue_green, interval_s: 60, preview_probe: {{enabled: false}}}}
-storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
-"""
-    )
+    config = parse_config(blue_green_yaml(stable, candidate, tmp_path))
     items = load_suite(default_suite_paths()[1])[:2]
     store = Store(config.storage.url)
     runtime = Runtime.build(config, store, admin_token=TOKEN)
@@ -90,18 +83,8 @@ def test_the_runtime_probes_a_blue_green_preview_once_by_itself(
     import time
 
     stable, candidate = servers
-    text = f"""
-name: bg
-versions:
-  blue: {{url: "{stable.base_url}", model: m1}}
-  green: {{url: "{candidate.base_url}", model: m2}}
-stable: blue
-candidate: green
-strategy: {{type: blue_green, interval_s: 60,
-           preview_probe: {{items_per_suite: 2, load_requests: 4, concurrency: 2}}}}
-storage: {{url: "sqlite:///{tmp_path / "bg.db"}"}}
-server: {{flush_interval_s: 0.1}}
-"""
+    probe = "{items_per_suite: 2, load_requests: 4, concurrency: 2}"
+    text = blue_green_yaml(stable, candidate, tmp_path, probe=probe)
 
     def probed(store: Store) -> list[dict]:
         return [e for e in store.list_events("bg") if e["kind"] == "preview_probed"]

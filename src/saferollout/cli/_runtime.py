@@ -168,6 +168,8 @@ class Runtime:
             self.alerts.stop()
         if self.handle is not None:
             self.handle.stop()
+        if self._probe is not None:  # its requests fail fast once the gateway is gone
+            self._probe.join(10)
         for scorer in self.scorers:
             scorer.stop()
 

@@ -11,14 +11,19 @@ from typing import Any
 import orjson
 
 
-def from_json(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None]:
-    """(text, prompt_tokens, completion_tokens) of a non-streamed body."""
+def from_json(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bool]:
+    """(text, prompt_tokens, completion_tokens, well_formed) of a non-streamed body.
+
+    Well formed: what an OpenAI-compatible server answers, a JSON object with
+    `choices` (`data` for embeddings); a 200 that is not is an upstream error.
+    """
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return "", None, None
+        return "", None, None, False
     if not isinstance(body, dict):
-        return "", None, None
+        return "", None, None, False
+    well_formed = isinstance(body.get("data" if endpoint == "embeddings" else "choices"), list)
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     text = ""
     if endpoint != "embeddings":
@@ -30,18 +35,8 @@ def from_json(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None]:
                 text = _content_text(message.get("content")) if isinstance(message, dict) else ""
             else:
                 text = first.get("text") or ""
-    return text, _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
-
-
-def well_formed(endpoint: str, raw: bytes) -> bool:
-    """Is a 200 body what an OpenAI-compatible server answers (a JSON object with
-    `choices`, or `data` for embeddings)? A 200 that is not is an upstream error."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    key = "data" if endpoint == "embeddings" else "choices"
-    return isinstance(body, dict) and isinstance(body.get(key), list)
+    prompt_tokens = _int(usage.get("prompt_tokens"))
+    return text, prompt_tokens, _int(usage.get("completion_tokens")), well_formed
 
 
 def from_sse(endpoint: str, raw: bytes) -> tuple[str, int | None, int | None, bool]:

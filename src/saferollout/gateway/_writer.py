@@ -127,8 +127,8 @@ def finalize(record: InteractionRecord) -> None:
         if not done and answered:
             record.error_kind = "stream_incomplete"
     else:
-        text, pt, ct = _extract.from_json(record.endpoint, raw)
-        if answered and not _extract.well_formed(record.endpoint, raw):
+        text, pt, ct, well_formed = _extract.from_json(record.endpoint, raw)
+        if answered and not well_formed:
             record.error_kind = "upstream_malformed"
     record.response_text = text
     record.prompt_tokens = pt if record.prompt_tokens is None else record.prompt_tokens

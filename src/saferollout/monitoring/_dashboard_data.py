@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from ..safety import mask_pii
-from ..store import Store
+from ..store import NOT_ERRORS, Store
 from ..store import schema as s
 from ._alert_model import alerts_from_event
 from ._logs import PROBLEM_FLAGS  # what `saferollout logs` calls a problem, too
@@ -34,7 +34,6 @@ SERIES: tuple[tuple[str, str, str], ...] = (
 )
 _RATE_FLAGS = ("safety_violation", "harmful_compliance", "pii_leak", "refusal", "over_refusal")
 # Same definition of an error as the controller's aggregates (store/_aggregates.py).
-_NOT_ERRORS = ("client_disconnected", "upstream_4xx")
 _BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_POINTS = 60
 _ALERT_SCAN = 500  # newest events looked at for alerts
@@ -84,7 +83,6 @@ def collect(
     since = float(state["started_at"])
     with store.engine.connect() as conn:
         first_event = _window_start(conn, state["name"])
-        counts = _counts(conn, since)
         series = time_series(conn, since=since, now=now, is_sqlite=store.is_sqlite)
         recent = _events(conn, state["name"], after_id=first_event, limit=_ALERT_SCAN)
         forced = _events(
@@ -92,6 +90,11 @@ def collect(
         )
         flagged = flagged_interactions(conn, since=since, limit=flagged_limit, redact=redact)
         flagged_counts = _flagged_counts(conn, since)
+    # The same numbers the controller judges (retried requests are the failing version's).
+    counts = {
+        v: {"requests": a.requests, "errors": a.errors, "scored": a.scored, "shadow": a.shadow}
+        for v, a in store.aggregate_versions(since=since).items()
+    }
     forced_event = forced[0] if forced else None
     if forced_event is None and state.get("forced_without_preflight"):
         forced_event = {"message": "rollout started with --force-without-preflight"}
@@ -141,54 +144,13 @@ def _count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
 
 
 def _is_error(c: Any) -> sa.ColumnElement[bool]:
-    return c.error_kind.is_not(None) & c.error_kind.not_in(_NOT_ERRORS)
-
-
-def _counts(conn: sa.Connection, since: float) -> dict[str, dict[str, int]]:
-    """Per version in the rollout window: requests, errors, scored, mirrored."""
-    c = s.interactions.c
-    rows = conn.execute(
-        sa.select(
-            c.version,
-            _count_if(_assigned(c)),
-            _count_if(_assigned(c) & _is_error(c)),
-            _count_if(c.scored_at.is_not(None)),
-            _count_if(c.shadow.is_(True)),
-        )
-        .where(c.created_at >= since)
-        .group_by(c.version)
-    ).all()
-    out = {
-        str(v): {
-            "requests": int(n or 0),
-            "errors": int(e or 0),
-            "scored": int(k or 0),
-            "shadow": int(m or 0),
-        }
-        for v, n, e, k, m in rows
-    }
-    for version, n in _retried(conn, since):
-        row = out.setdefault(version, {"requests": 0, "errors": 0, "scored": 0, "shadow": 0})
-        row["requests"] += n
-        row["errors"] += n
-    return out
+    return c.error_kind.is_not(None) & c.error_kind.not_in(NOT_ERRORS)
 
 
 def _assigned(c: Any) -> sa.ColumnElement[bool]:
     """Rows that count as a request of the version that answered (as in the
     controller's aggregates: a retried request belongs to the version that failed)."""
     return c.retried_from.is_(None)
-
-
-def _retried(conn: sa.Connection, since: float) -> list[tuple[str, int]]:
-    """A request retried on stable counts against the version that failed it."""
-    c = s.interactions.c
-    query = (
-        sa.select(c.retried_from, sa.func.count())
-        .where(c.created_at >= since, c.retried_from.is_not(None))
-        .group_by(c.retried_from)
-    )
-    return [(str(v), int(n)) for v, n in conn.execute(query)]
 
 
 def bucket_size(span_s: float) -> int:

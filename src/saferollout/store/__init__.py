@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import _schema as schema
-from ._aggregates import LATENCY_BUCKETS_MS, VersionAggregate
+from ._aggregates import LATENCY_BUCKETS_MS, NOT_ERRORS, VersionAggregate
 from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 from ._retention import apply_retention
@@ -13,6 +13,7 @@ from ._store import Store, normalize_url, redact_url
 __all__ = [
     "FLAG_COLUMNS",
     "LATENCY_BUCKETS_MS",
+    "NOT_ERRORS",
     "SCHEMA_VERSION",
     "InteractionRecord",
     "SchemaTooNew",

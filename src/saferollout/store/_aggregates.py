@@ -34,6 +34,11 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
 )
 
 
+# Error kinds that do not count against a version: the client left, or sent a
+# request the model server rejected.
+NOT_ERRORS = ("client_disconnected", "upstream_4xx")
+
+
 @dataclass
 class VersionAggregate:
     """Sufficient statistics of one version's traffic in a window."""
@@ -86,11 +91,7 @@ def aggregate_versions(
         c.version,
         c.shadow,
         count_if(assigned),
-        count_if(
-            assigned
-            & c.error_kind.is_not(None)
-            & c.error_kind.not_in(("client_disconnected", "upstream_4xx"))
-        ),
+        count_if(assigned & c.error_kind.is_not(None) & c.error_kind.not_in(NOT_ERRORS)),
         count_if(scored),
         *(count_if(scored & c[f].is_(True)) for f in FLAG_COLUMNS),
         sa.func.sum(c.latency_ms),

@@ -318,9 +318,11 @@ def run_openloop(mode: str, url: str, **opts: float) -> dict[str, Any]:
 
 def serve_flags(saferollout: list[str]) -> list[str]:
     """`--no-scoring` where `serve` has it: the scoring worker is a process of its own,
-    off the request path, that would otherwise share core 0 with the gateway."""
+    off the request path, that would otherwise share core 0 with the gateway. The
+    preflight gate is skipped where `serve` has one: the bench's candidate is a mock."""
     done = subprocess.run([*saferollout, "serve", "--help"], capture_output=True, text=True)
-    return ["--no-scoring"] if "--no-scoring" in done.stdout else []
+    flags = ["--no-scoring", "--force-without-preflight"]
+    return [f for f in flags if f in done.stdout]
 
 
 def write_gateway_config(tmp: Path, name: str, upstream: str, port: int) -> tuple[Path, Path]:

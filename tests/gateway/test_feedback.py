@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from saferollout.config import RolloutConfig, parse_config
 from saferollout.gateway import Gateway, GatewayHandle, start_gateway
+from saferollout.gateway._feedback import IMPLICIT_FLUSH_S
 from saferollout.simulation import BackendHandle
 from saferollout.store import Store
 
@@ -209,7 +210,7 @@ def test_regenerating_the_same_prompt_is_implicit_negative_feedback(
     # A new turn (different prompt) is not a regeneration.
     chat(gw, session="alice", messages=[{"role": "user", "content": "And in plants?"}])
     wait_for(lambda: sqlite_store.list_feedback())
-    time.sleep(0.2)  # time for a wrong second signal to land
+    time.sleep(IMPLICIT_FLUSH_S + 0.2)  # time for a wrong second signal to land
     rows = sqlite_store.list_feedback()
     assert len(rows) == 1, rows
     [row] = rows
@@ -241,5 +242,21 @@ def test_abandoned_stream_is_implicit_negative_feedback(
     with httpx.Client(base_url=gw.url) as client:
         fast = client.post("/v1/chat/completions", json={**CHAT, "stream": True, "max_tokens": 3})
         assert fast.status_code == 200
-    time.sleep(0.3)
+    time.sleep(IMPLICIT_FLUSH_S + 0.3)
     assert len(sqlite_store.list_feedback()) == 1
+
+
+def test_implicit_signals_batched_at_shutdown_are_all_stored(
+    sqlite_store: Store,
+    backends: Callable[..., BackendHandle],
+) -> None:
+    """Signals wait up to IMPLICIT_FLUSH_S in memory; a stop right after must store them."""
+    gw = start_gateway(Gateway(config(backends().base_url), sqlite_store))
+    firsts = set()
+    for i in range(30):
+        firsts.add(chat(gw, session=f"user-{i}").headers["X-Request-Id"])
+        chat(gw, session=f"user-{i}")  # regenerates: the first answer gets the signal
+    gw.stop()
+    rows = sqlite_store.list_feedback()
+    assert {r["request_id"] for r in rows} == firsts
+    assert all(r["data"]["signal"] == "regenerated" for r in rows)

@@ -15,8 +15,11 @@ Implicit feedback, kind "implicit", always negative, at most one per request:
   `regenerate_window_s`; the earlier answer gets the negative signal.
 
 Cost on the request path: `track` and `observe` are a few dict operations
-(no I/O, no hashing beyond Python's string hash); stores happen in the
-default executor.
+(no I/O, no hashing beyond Python's string hash). Implicit signals are stored
+in batches: one executor job and one multi-row insert per `IMPLICIT_FLUSH_S`,
+however many arrived. (One job per signal cost more than the proxying itself
+when every turn was a regeneration: executor threads fighting the event loop
+for the GIL.)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +48,7 @@ MAX_COMMENT_CHARS = 2000
 MAX_REQUEST_ID_CHARS = 64
 RECENT_MAX = 100_000  # request ids remembered in memory (~10 MB)
 REGENERATE_WINDOW_S = 120.0
+IMPLICIT_FLUSH_S = 0.5
 _SWEEP_EVERY = 1024  # answered requests between sweeps of expired turns
 _FIELDS = ("request_id", "rating", "report", "comment")
 
@@ -147,6 +152,8 @@ class FeedbackRoutes:
         self._implicit_done: OrderedDict[str, None] = OrderedDict()  # one signal per request
         self._until_sweep = _SWEEP_EVERY
         self._pending: set[asyncio.Future[Any]] = set()
+        self._implicit_batch: list[dict[str, Any]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
         # One explicit rating per request: the check and the insert under one lock.
         self._explicit_lock = threading.Lock()
         self.counter = Counter(
@@ -223,33 +230,45 @@ class FeedbackRoutes:
         done[rid] = None
         if len(done) > self.recent_max:
             done.popitem(last=False)
-        self._spawn(
-            self._store_feedback,
-            rid,
-            version,
-            "implicit",
-            True,
-            {"signal": signal, **data},
+        self._implicit_batch.append(
+            {
+                "request_id": rid,
+                "version": version,
+                "kind": "implicit",
+                "negative": True,
+                "data": {"signal": signal, **data},
+                "created_at": time.time(),
+            }
         )
+        if self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(IMPLICIT_FLUSH_S, self._flush_implicit)
+
+    def _flush_implicit(self) -> None:
+        self._flush_timer = None
+        batch, self._implicit_batch = self._implicit_batch, []
+        if batch:
+            self._spawn(self._store_implicit, batch)
 
     def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
         self._pending.add(fut)
         fut.add_done_callback(self._pending.discard)
 
-    def _store_feedback(
-        self, rid: str, version: str, kind: str, negative: bool, data: dict[str, Any]
-    ) -> int | None:
+    def _store_implicit(self, batch: list[dict[str, Any]]) -> None:
         try:
-            fid = self.store.add_feedback(rid, version, kind=kind, negative=negative, data=data)
+            self.store.add_feedback_many(batch)
         except StoreError as exc:
-            log.warning("implicit feedback on %s not stored: %s", rid, exc)
-            return None
-        self.counter.labels(version, kind, "true" if negative else "false").inc()
-        return fid
+            log.warning("%d implicit feedback signals not stored: %s", len(batch), exc)
+            return
+        for row in batch:
+            self.counter.labels(row["version"], "implicit", "true").inc()
 
     async def _drain(self, _app: web.Application) -> None:
-        """At shutdown, wait for implicit feedback still being written."""
+        """At shutdown, store the implicit signals still batched or being written."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_implicit()
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 

@@ -585,6 +585,25 @@ class Store:
             )
             return int(result.inserted_primary_key[0])
 
+    def add_feedback_many(self, rows: list[dict[str, Any]]) -> None:
+        """Store many feedback rows in one insert; each row has the keyword
+        arguments of `add_feedback` plus `request_id` and `version`."""
+        if not rows:
+            return
+        values = [
+            {
+                "created_at": row.get("created_at") or time.time(),
+                "request_id": row["request_id"],
+                "version": row["version"],
+                "kind": row["kind"],
+                "negative": row["negative"],
+                "data_json": _dumps(row["data"]),
+            }
+            for row in rows
+        ]
+        with self._begin() as conn:
+            conn.execute(sa.insert(s.feedback), values)
+
     def feedback_counts(
         self, *, since: float | None = None, kind: str | None = None
     ) -> dict[str, tuple[int, int]]:

@@ -38,12 +38,17 @@ def session_of(prefix: str, i: int) -> str:
     return f"{prefix}{i // REQUESTS_PER_SESSION}"
 
 
-def chat_body(session: str, stream: bool) -> bytes:
+def chat_body(session: str, stream: bool, turn: int = 0) -> bytes:
+    """Each turn asks something new: the same question again in a session is a
+    regeneration (implicit negative feedback), which real traffic does rarely."""
     body: dict[str, Any] = {
         "model": "bench",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
-            {"role": "user", "content": f"Session {session}: say hello in five words, please."},
+            {
+                "role": "user",
+                "content": f"Session {session}, turn {turn}: say hello in five words, please.",
+            },
         ],
         "max_tokens": 32,
     }
@@ -89,7 +94,9 @@ async def run_rate(url: str, rate: float, duration: float, warmup: float, timeou
             key = session_of(prefix, i)
             headers = {"Content-Type": "application/json", "X-Session-Id": key}
             try:
-                async with session.post(url, data=chat_body(key, False), headers=headers) as r:
+                async with session.post(
+                    url, data=chat_body(key, False, i % REQUESTS_PER_SESSION), headers=headers
+                ) as r:
                     await r.read()
                     status = r.status
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -157,7 +164,7 @@ async def run_ttfb(url: str, duration: float, warmup: float, timeout: float) -> 
         while time.perf_counter() < end:
             key = session_of(prefix, n)
             n += 1
-            body = chat_body(key, stream=True)
+            body = chat_body(key, stream=True, turn=n % REQUESTS_PER_SESSION)
             headers = {"Content-Type": "application/json", "X-Session-Id": key}
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as r:

@@ -23,11 +23,15 @@ end
 
 function request()
    local session = prefix .. math.floor(counter / REQUESTS_PER_SESSION)
+   local turn = counter % REQUESTS_PER_SESSION
    counter = counter + 1
    headers["X-Session-Id"] = session
+   -- Each turn asks something new: the same question again in a session is a
+   -- regeneration (implicit negative feedback), which real traffic does rarely.
    local body = '{"model":"bench","messages":['
       .. '{"role":"system","content":"You are a helpful assistant. Answer briefly."},'
-      .. '{"role":"user","content":"Session ' .. session .. ': say hello in five words, please."}'
+      .. '{"role":"user","content":"Session ' .. session .. ', turn ' .. turn
+      .. ': say hello in five words, please."}'
       .. '],"max_tokens":32' .. (STREAM and ',"stream":true}' or '}')
    return wrk.format("POST", nil, headers, body)
 end

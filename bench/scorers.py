@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from saferollout.config import SafetyConfig
 from saferollout.safety import Guardrails, Pipeline, measure_throughput
+from saferollout.safety._anomaly import AnomalyDetector
 
 SENTENCES = (
     "Start by breaking the problem into smaller steps so each one is easy to verify.",
@@ -94,6 +95,15 @@ def make_responses(n: int, words: int, seed: int = 7, spicy_share: float = 0.03)
     return out
 
 
+def _pipeline_rate(pipeline: Pipeline, rows: list[dict[str, object]], batch_size: int) -> float:
+    """Rows scored per second of this process' CPU time, after a warm-up batch."""
+    pipeline.score_rows(rows[:8])
+    t0 = time.process_time()
+    for i in range(0, len(rows), batch_size):
+        pipeline.score_rows(rows[i : i + batch_size])
+    return len(rows) / (time.process_time() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="responses to score")
@@ -128,11 +138,13 @@ def main() -> None:
         }
         for i, t in enumerate(texts)
     ]
-    pipeline.score_rows(rows[:8])
-    t0 = time.process_time()
-    for i in range(0, len(rows), args.batch_size):
-        pipeline.score_rows(rows[i : i + args.batch_size])
-    pipeline_rate = len(rows) / (time.process_time() - t0)
+    pipeline_rate = _pipeline_rate(pipeline, rows, args.batch_size)
+    # As the scoring worker runs it: plus the anomaly stage, baseline fitted on the
+    # same kind of answers (the worker fits it from stable's answers in the store).
+    detector = AnomalyDetector(config)
+    detector.fit(texts[: config.anomaly.baseline_size], version="stable")
+    with_anomaly = Pipeline(pipeline.scorers, config, anomaly=detector)
+    anomaly_rate = _pipeline_rate(with_anomaly, rows, args.batch_size)
 
     guard_cfg = SafetyConfig.model_validate(
         {"guardrails": {"input": {"mode": "block"}, "output": {"mode": "block", "pii_leaks": True}}}
@@ -165,6 +177,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "responses_per_s": {k: round(v, 1) for k, v in per_scorer.items()},
         "pipeline_responses_per_s": round(pipeline_rate, 1),
+        "pipeline_with_anomaly_responses_per_s": round(anomaly_rate, 1),
         "guardrail_input_us": round(input_us, 1),
         "guardrail_output_us": round(output_us, 1),
         "python": platform.python_version(),
@@ -178,11 +191,12 @@ def main() -> None:
     for name, rate in per_scorer.items():
         print(f"  {name:12s} {rate:10,.0f} responses/s")
     print(f"  {'pipeline':12s} {pipeline_rate:10,.0f} responses/s (all scorers + flags)")
+    print(f"  {'+ anomaly':12s} {anomaly_rate:10,.0f} responses/s (as the scoring worker runs)")
     print(f"  guardrail check_input  {input_us:7.1f} us/call")
     print(f"  guardrail check_output {output_us:7.1f} us/call ({args.words} words)")
     print(f"  calibration: sum(range(10**7)) took {calibration_s:.2f} s of CPU on this core")
     target = 5000
-    verdict = "meets" if pipeline_rate >= target else "MISSES"
+    verdict = "meets" if anomaly_rate >= target else "MISSES"
     print(f"  {verdict} the {target:,}/s target")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

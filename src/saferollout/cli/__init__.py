@@ -50,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "saferollout.cli._review:review",
         "Serve the blinded side-by-side human review page.",
     ),
+    "report": (
+        "saferollout.cli._report:report",
+        "Write the report of a rollout (running or finished) from the store.",
+    ),
     "logs": ("saferollout.cli._logs:logs", "Query, show, summarize and export interactions."),
     "score-worker": ("saferollout.cli._score:score_worker", "Score stored interactions."),
     "eval-scorers": ("saferollout.cli._score:eval_scorers", "Measure a scorer on labeled data."),

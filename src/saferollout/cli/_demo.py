@@ -25,6 +25,7 @@ from rich.console import Console
 
 from ..config import RolloutConfig, parse_config
 from ..report import build_rollout_report, write_rollout_report
+from ..report._preflight import write_preflight_report
 from ..rollout import Phase
 from ..simulation import (
     SCENARIOS,
@@ -249,17 +250,10 @@ def _preflight(
     }
 
 
-def _write_preflight_report(result: dict[str, Any], out: Path) -> str | None:
-    """The preflight's own report, when its writer is available (report._preflight)."""
-    try:
-        from ..report import _preflight as preflight_report
-    except ImportError:
-        return None
-    writer = getattr(preflight_report, "write_preflight_report", None)
-    if writer is None:
-        return None
-    writer(result, out)
-    return str(out / "report.html")
+def _write_preflight_report(result: dict[str, Any], out: Path) -> str:
+    """The preflight's own report, as `saferollout preflight` writes it."""
+    _, html_path = write_preflight_report(result, out)
+    return str(html_path)
 
 
 def _traffic(run: _Run, url: str, seed: int, n: int, **extra: Any) -> TrafficResult:

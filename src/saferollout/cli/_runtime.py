@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..config import RolloutConfig
 from ..gateway import Gateway, GatewayHandle, start_gateway
@@ -20,6 +21,7 @@ from ..preflight import default_suite_paths, load_suites, probe_preview
 from ..rollout import Controller, Phase, Replica, TriggerJudge
 from ..safety import ScoringWorkerProcess
 from ..store import Store
+from ._report import DecisionReporter
 
 log = logging.getLogger("saferollout.runtime")
 
@@ -34,6 +36,7 @@ class Runtime:
     scorers: list[ScoringWorkerProcess] = field(default_factory=list)
     handle: GatewayHandle | None = field(default=None)
     alerts: AlertDispatcher | None = field(default=None)
+    reporter: DecisionReporter | None = field(default=None)
     admin_token: str | None = field(default=None, repr=False)
     _probe: threading.Thread | None = field(default=None, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -56,9 +59,12 @@ class Runtime:
         )
         return cls(config, store, gateway, controller, replica, admin_token=admin_token)
 
-    def start_background(self, *, scoring: bool = True, url: str | None = None) -> None:
+    def start_background(
+        self, *, scoring: bool = True, url: str | None = None, report_dir: Path | None = None
+    ) -> None:
         """Start the scoring worker processes, the controller loop and the alerts
-        (and, for blue/green, the preview probe through the gateway at `url`).
+        (and, for blue/green, the preview probe through the gateway at `url`;
+        with `report_dir`, the report of each decision, written by the leader).
 
         Raises AlertsError (before starting anything) when an alert sink names an
         environment variable that is not set."""
@@ -93,6 +99,12 @@ class Runtime:
                 ).start()
                 for i in range(count)
             ]
+        if report_dir is not None:
+            self.reporter = DecisionReporter(
+                self.store, self.config, report_dir, leading=lambda: self.replica.is_leader
+            )
+            self.controller.on_event = self.reporter.on_event
+            self.reporter.start()
         self.replica.start()
         if self.alerts is not None:
             self.alerts.start()
@@ -166,6 +178,8 @@ class Runtime:
         self.replica.stop()
         if self.alerts is not None:  # after the controller: its last events still go out
             self.alerts.stop()
+        if self.reporter is not None:  # a report cut short is written by the next start
+            self.reporter.stop()
         if self.handle is not None:
             self.handle.stop()
         if self._probe is not None:  # its requests fail fast once the gateway is gone

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -15,6 +16,7 @@ from ..monitoring import AlertsError
 from ..preflight import check_gate
 from ..store import Store, StoreError
 from ._common import admin_token_or_exit, config_option, fail, load_or_exit, setup_logging
+from ._report import DEFAULT_REPORT_DIR
 from ._runtime import Runtime
 
 
@@ -37,6 +39,14 @@ from ._runtime import Runtime
     show_default=True,
     help="Gateway processes on this host, sharing the port (needs PostgreSQL storage)",
 )
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORT_DIR,
+    show_default=True,
+    help="Where the report of each decision goes (<rollout>-<decision>-<UTC time>/)",
+)
+@click.option("--no-report", is_flag=True, help="Write no report when the rollout decides")
 @click.option("-v", "--verbose", is_flag=True)
 def serve(
     config_path: str,
@@ -45,10 +55,13 @@ def serve(
     no_scoring: bool,
     force_without_preflight: bool,
     workers: int,
+    report_dir: Path,
+    no_report: bool,
     verbose: bool,
 ) -> None:
     """Run the gateway in front of the configured versions."""
     setup_logging(verbose)
+    reports = None if no_report else report_dir.resolve()
     cfg = load_or_exit(config_path)
     host = host or cfg.server.host
     port = cfg.server.port if port is None else port
@@ -78,8 +91,14 @@ def serve(
     click.echo(gate.message, err=True)
     if workers > 1:
         store.close()
-        sys.exit(run_workers(config_path, host, port, workers, scoring=not no_scoring))
-    serve_one(cfg, store, host, port, admin_token=admin_token, scoring=not no_scoring)
+        sys.exit(
+            run_workers(
+                config_path, host, port, workers, scoring=not no_scoring, report_dir=reports
+            )
+        )
+    serve_one(
+        cfg, store, host, port, admin_token=admin_token, scoring=not no_scoring, report_dir=reports
+    )
 
 
 def serve_one(
@@ -91,8 +110,10 @@ def serve_one(
     admin_token: str | None,
     scoring: bool,
     reuse_port: bool = False,
+    report_dir: Path | None = None,
 ) -> None:
-    """One gateway process: gateway + controller replica (+ scoring workers)."""
+    """One gateway process: gateway + controller replica (+ scoring workers, and the
+    report of each decision into `report_dir` while this replica leads)."""
     try:
         runtime = Runtime.build(cfg, store, admin_token=admin_token)
     except UpstreamConfigError as exc:
@@ -107,7 +128,9 @@ def serve_one(
     )
     try:
         local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        runtime.start_background(scoring=scoring, url=f"http://{local}:{port}")
+        runtime.start_background(
+            scoring=scoring, url=f"http://{local}:{port}", report_dir=report_dir
+        )
     except AlertsError as exc:
         store.close()
         fail(str(exc))
@@ -118,7 +141,15 @@ def serve_one(
         store.close()
 
 
-def run_workers(config_path: str, host: str, port: int, workers: int, *, scoring: bool) -> int:
+def run_workers(
+    config_path: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    scoring: bool,
+    report_dir: Path | None = None,
+) -> int:
     """`--workers N`: N replicas on one port (SO_REUSEPORT), coordinated through
     PostgreSQL exactly as replicas on separate hosts are (lease, state, commands).
 
@@ -130,7 +161,7 @@ def run_workers(config_path: str, host: str, port: int, workers: int, *, scoring
     children = [
         ctx.Process(
             target=_worker_main,
-            args=(config_path, host, port, scoring and i == 0),
+            args=(config_path, host, port, scoring and i == 0, report_dir),
             name=f"gateway-{i}",
         )
         for i in range(workers)
@@ -150,7 +181,9 @@ def run_workers(config_path: str, host: str, port: int, workers: int, *, scoring
     return max(child.exitcode or 0 for child in children)
 
 
-def _worker_main(config_path: str, host: str, port: int, scoring: bool) -> None:
+def _worker_main(
+    config_path: str, host: str, port: int, scoring: bool, report_dir: Path | None
+) -> None:
     """A worker of `run_workers`: the parent checked the config, the token and the gate."""
     # A stop that comes while starting (nothing served yet) is a clean exit; once
     # serving, the gateway's own handler drains and flushes.
@@ -167,4 +200,5 @@ def _worker_main(config_path: str, host: str, port: int, scoring: bool) -> None:
         admin_token=admin_token,
         scoring=scoring,
         reuse_port=True,
+        report_dir=report_dir,
     )

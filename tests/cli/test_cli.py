@@ -165,6 +165,7 @@ versions:
 stable: stable
 candidate: canary
 storage: {{url: "sqlite:///{tmp_path / "prod.db"}"}}
+clients: {{keys: {{web: {{key_env: DRILL_TEST_UNSET_KEY}}}}}}  # the drill's traffic has no key
 """
         )
         out = run("drill", "-c", str(config), "--requests", "100", "--out", str(tmp_path / "drill"))
@@ -176,3 +177,26 @@ storage: {{url: "sqlite:///{tmp_path / "prod.db"}"}}
     assert [e["kind"] for e in report["events"]][-1] == "rolled_back"
     # The drill ran on a scratch store: the production rollout state is untouched.
     assert not (tmp_path / "prod.db").exists()
+
+
+def test_serve_refuses_missing_client_key_before_a_forced_start(tmp_path: Path) -> None:
+    """A start refused for bad input records nothing, not even the forced-start audit event."""
+    db = tmp_path / "x.db"
+    config = tmp_path / "rollout.yaml"
+    config.write_text(
+        """
+versions:
+  stable: {url: "http://127.0.0.1:9/v1", model: m1}
+  canary: {url: "http://127.0.0.1:9/v1", model: m2}
+stable: stable
+candidate: canary
+clients: {keys: {web: {key_env: SR_TEST_CLIENT_KEY_THAT_IS_UNSET}}}
+"""
+        + f'storage: {{url: "sqlite:///{db}"}}\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SR_TEST_CLIENT_KEY_THAT_IS_UNSET"}
+    out = run("serve", "-c", str(config), "--force-without-preflight", env=env)
+    assert out.returncode == 2
+    assert "clients.keys.web.key_env" in out.stderr
+    assert "SR_TEST_CLIENT_KEY_THAT_IS_UNSET is not set" in out.stderr
+    assert Store(f"sqlite:///{db}").list_events(None) == []

@@ -56,6 +56,8 @@ def drill_config(cfg: RolloutConfig, db: Path) -> RolloutConfig:
             "strategy": strategy,
             "storage": cfg.storage.model_copy(update={"url": f"sqlite:///{db}"}),
             "server": cfg.server.model_copy(update={"flush_interval_s": 0.1}),
+            # The drill's own loopback traffic carries no client key.
+            "clients": None,
         }
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..config import RolloutConfig
-from ..gateway import UpstreamConfigError, run_gateway
+from ..gateway import ClientKeys, ClientKeysError, UpstreamConfigError, run_gateway
 from ..monitoring import AlertsError
 from ..preflight import check_gate
 from ..store import Store, StoreError
@@ -84,6 +84,12 @@ def serve(
         if vc.api_key_env and not os.environ.get(vc.api_key_env):
             store.close()
             fail(f"versions.{name}.api_key_env: environment variable {vc.api_key_env} is not set")
+    if cfg.clients is not None:
+        try:
+            ClientKeys.from_config(cfg.clients, admin_token=admin_token)
+        except ClientKeysError as exc:
+            store.close()
+            fail(str(exc))
     gate = check_gate(cfg, store, force=force_without_preflight, actor="cli")
     if not gate.allowed:
         store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._alerts import ALERT_KINDS, AlertRetryConfig, AlertsConfig, AlertSinkConfig
+from ._clients import ADMIN_CLIENT, ClientKeyConfig, ClientRateLimit, ClientsConfig
 from ._loader import (
     ConfigError,
     ConfigIssue,
@@ -40,6 +41,7 @@ from ._review import ReviewConfig
 from ._safety import SafetyConfig
 
 __all__ = [
+    "ADMIN_CLIENT",
     "ALERT_KINDS",
     "METRICS",
     "PREFLIGHT_METRICS",
@@ -48,6 +50,9 @@ __all__ = [
     "AlertSinkConfig",
     "AlertsConfig",
     "CanaryStep",
+    "ClientKeyConfig",
+    "ClientRateLimit",
+    "ClientsConfig",
     "ConfigError",
     "ConfigIssue",
     "JailbreakConfig",

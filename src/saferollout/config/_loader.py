@@ -52,6 +52,17 @@ def _dotted(path: Path_) -> str:
     return out
 
 
+# rollout.yaml nests a few levels and holds a few hundred values; far more
+# comes from aliases multiplying (a "billion laughs" file) or a broken file.
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _TooLarge(Exception):
+    """Building stopped: the document nests too deeply or expands to too many values."""
+
+
 class _Builder:
     """Turns a YAML node tree into plain data, recording each path's line."""
 
@@ -60,25 +71,66 @@ class _Builder:
         self._loader = yaml.SafeLoader("")
         self.lines: dict[Path_, int] = {}
         self.issues: list[ConfigIssue] = []
+        self._values = 0
+        self._open: set[int] = set()  # ids of the collections being built (alias cycles)
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value
-                child = (*path, key)
-                self.lines[child] = key_node.start_mark.line + 1
-                if key in out:
-                    self._issue(child, "duplicate key")
-                    continue
-                out[key] = self.build(value_node, child)
-            return out
+        self._values += 1
+        if len(path) > MAX_DEPTH:
+            self._issue(path, f"the document nests deeper than {MAX_DEPTH} levels")
+            raise _TooLarge
+        if self._values > MAX_VALUES:
+            self._issue(path, f"the document expands to more than {MAX_VALUES} values (aliases?)")
+            raise _TooLarge
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                self._issue(path, "an alias refers to a collection that contains it")
+                return None
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        # Scalars: the tag resolved at compose time picks int, bool, null... as safe_load
+        # would. An explicit tag on a bad value (`!!int abc`, `!!python/object`) makes
+        # PyYAML's constructors raise whatever int(), float() or a regex match raise.
+        try:
+            value = self._loader.construct_object(node)
+        except Exception:
+            self._issue(path, f"cannot read {_clip(node.value)!a} as {node.tag}")
+            return None
+        if isinstance(value, str):
+            value = self._expand(value, path)
+            if not _utf8(value):
+                self._issue(path, "the text has a lone surrogate escape (not valid Unicode)")
+                return None
+        elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+            # The config hash (orjson) and the store take 64-bit integers.
+            self._issue(path, f"{_clip(str(value))} is out of range (64-bit integer)")
+            return None
+        return value
+
+    def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: Path_) -> Any:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        # Scalars: the tag resolved at compose time picks int, bool, null... as safe_load would.
-        value = self._loader.construct_object(node)
-        return self._expand(value, path) if isinstance(value, str) else value
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or not _utf8(key_node.value):
+                self.lines.setdefault((*path, "?"), key_node.start_mark.line + 1)
+                self._issue((*path, "?"), "a key must be plain text")
+                continue
+            key = key_node.value
+            child = (*path, key)
+            self.lines[child] = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE_TAG:
+                self._issue(child, "YAML merge keys (<<) are not supported; write the keys out")
+                continue
+            if key in out:
+                self._issue(child, "duplicate key")
+                continue
+            out[key] = self.build(value_node, child)
+        return out
 
     def _expand(self, text: str, path: Path_) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -113,12 +165,22 @@ def parse_config(
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(source, [ConfigIssue("", line, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or b"\0")
+        message = f"invalid YAML: character U+{char:04X} is not allowed"
+        raise ConfigError(source, [ConfigIssue("", line, message)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [ConfigIssue("", None, f"invalid YAML: {exc}")]) from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError(source, [ConfigIssue("", 1, "the YAML nests too deeply")]) from None
     if node is None:
         raise ConfigError(source, [ConfigIssue("", 1, "the file is empty")])
     builder = _Builder(dict(os.environ) if env is None else env)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooLarge:
+        raise ConfigError(source, builder.issues) from None
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("", 1, "the top level must be a mapping")])
     issues = list(builder.issues)
@@ -136,6 +198,20 @@ def parse_config(
     if issues:
         raise ConfigError(source, issues)
     return config
+
+
+def _utf8(text: str) -> bool:
+    """False for a lone surrogate ("\\ud800" in a quoted string): it cannot be
+    printed, hashed (orjson) or stored."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> RolloutConfig:

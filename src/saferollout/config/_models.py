@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ._alerts import AlertsConfig
+from ._clients import ClientsConfig, check_client_versions
 from ._preflight import PreflightConfig
 from ._safety import SafetyConfig
 
@@ -296,6 +304,9 @@ class RolloutConfig(_Model):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    clients: ClientsConfig | None = Field(
+        default=None, description="Client API keys for /v1 (absent: the gateway is open)"
+    )
     preflight: PreflightConfig = Field(default_factory=PreflightConfig)
     triggers: list[TriggerConfig] = Field(
         default_factory=default_triggers,
@@ -305,6 +316,16 @@ class RolloutConfig(_Model):
         default=True,
         description="Retry on stable when the candidate fails before any byte reached the client",
     )
+
+    @field_validator("clients")
+    @classmethod
+    def _client_versions(
+        cls, v: ClientsConfig | None, info: ValidationInfo
+    ) -> ClientsConfig | None:
+        # A field validator (not the model's) so the error's path is `clients`.
+        if v is not None and "versions" in info.data:
+            check_client_versions(v, list(info.data["versions"]))
+        return v
 
     @model_validator(mode="after")
     def _versions_exist(self) -> RolloutConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._admin import ACTIONS, RolloutControl
 from ._app import OVERRIDE_HEADER, Gateway
+from ._clients import ClientKeys, ClientKeysError
 from ._errors import RequestError, error_body
 from ._redact import make_redactor
 from ._server import GatewayHandle, new_event_loop, run_gateway, start_gateway
@@ -13,6 +14,8 @@ from ._writer import RecordWriter
 __all__ = [
     "ACTIONS",
     "OVERRIDE_HEADER",
+    "ClientKeys",
+    "ClientKeysError",
     "Gateway",
     "GatewayHandle",
     "RecordWriter",

@@ -38,7 +38,8 @@ def is_admin(request: web.Request, token: str | None) -> bool:
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer "):
         return False
-    return hmac.compare_digest(auth[7:].encode(), token.encode())
+    # aiohttp decodes header bytes with surrogateescape: encode them back the same way.
+    return hmac.compare_digest(auth[7:].encode("utf-8", "surrogateescape"), token.encode())
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -152,10 +153,25 @@ class AdminRoutes:
         try:
             body = orjson.loads(await request.read() or b"{}")
         except orjson.JSONDecodeError:
-            return error_response(400, "body must be JSON (Flagger's webhook payload)")
-        metadata = body.get("metadata") if isinstance(body, dict) else None
-        metadata = metadata if isinstance(metadata, dict) else {}
+            body = None
+        if not isinstance(body, dict):
+            return error_response(
+                400, "body must be a JSON object (Flagger's webhook payload)", code="invalid_json"
+            )
+        metadata = body.get("metadata")
+        metadata = {} if metadata is None else metadata
+        if not isinstance(metadata, dict):
+            return error_response(
+                400, "'metadata' must be an object", code="invalid_type", param="metadata"
+            )
         token = metadata.get("token")
+        if token is not None and not isinstance(token, str):
+            return error_response(
+                400,
+                "'metadata.token' must be a string",
+                code="invalid_type",
+                param="metadata.token",
+            )
         authorized = None
         if self.token is not None and isinstance(token, str):
             authorized = hmac.compare_digest(token.encode(), self.token.encode())
@@ -165,7 +181,10 @@ class AdminRoutes:
         gate = metadata.get("gate", "health")
         if gate not in ("health", "promotion"):
             return error_response(
-                400, "metadata.gate must be 'health' or 'promotion'", param="metadata.gate"
+                400,
+                "metadata.gate must be 'health' or 'promotion'",
+                code="invalid_value",
+                param="metadata.gate",
             )
         doc = self._analysis(await _in_thread(control.snapshot))
         ok = doc["healthy"] and (gate == "health" or doc["decision"] == "advance")
@@ -197,9 +216,23 @@ class AdminRoutes:
             )
         try:
             after = int(request.query.get("after", "0"))
-            limit = min(int(request.query.get("limit", "200")), 1000)
+            limit = int(request.query.get("limit", "200"))
         except ValueError:
             return error_response(400, "'after' and 'limit' must be integers", code="invalid_type")
+        # Bounded before the query: a database integer is 64-bit, and a negative
+        # LIMIT means "no limit" on SQLite but an error on PostgreSQL.
+        if not 0 <= after < 2**63:
+            return error_response(
+                400,
+                f"'after' must be an event id from 0 to {2**63 - 1}",
+                code="invalid_value",
+                param="after",
+            )
+        if limit < 1:
+            return error_response(
+                400, "'limit' must be 1 or more", code="invalid_value", param="limit"
+            )
+        limit = min(limit, 1000)
         events = await _in_thread(
             self.store.list_events, self.rollout_name, after_id=after, limit=limit
         )

@@ -30,10 +30,13 @@ from ..store import InteractionRecord, Store
 from . import _extract
 from . import _validation as v
 from ._admin import AdminRoutes, is_admin
+from ._clients import CLIENT, Client, ClientKeys, client_middleware, version_not_allowed
 from ._errors import RequestError, error_response
 from ._feedback import FeedbackRoutes
 from ._guard import SSETextReader, blocked_response, sse_blocked
 from ._metrics import GatewayMetrics
+from ._middleware import openai_errors
+from ._openapi import add_openapi_route
 from ._redact import make_redactor
 from ._upstream import Upstream
 from ._writer import RecordWriter
@@ -108,6 +111,14 @@ class Gateway:
         )
         self.metrics = GatewayMetrics({name: vc.model for name, vc in config.versions.items()})
         self.metrics.set_weights(table.weights())
+        # None (no `clients:`): /v1 stays open and nothing below checks keys.
+        self.clients = (
+            None
+            if config.clients is None
+            else ClientKeys.from_config(
+                config.clients, admin_token=admin_token, registry=self.metrics.registry
+            )
+        )
         self.writer: RecordWriter | None = None
         # Unique without a syscall per request: a random prefix per process and a
         # counter (os.urandom per request was ~3% of the event loop's time), plus a
@@ -127,7 +138,16 @@ class Gateway:
 
     def _build_app(self) -> web.Application:
         # client_max_size also bounds chunked bodies with no Content-Length.
-        app = web.Application(client_max_size=self.config.server.max_body_bytes)
+        # openai_errors: aiohttp's own 404/405/413 answers in OpenAI's error shape.
+        app = web.Application(
+            client_max_size=self.config.server.max_body_bytes, middlewares=[openai_errors]
+        )
+        add_openapi_route(app, self.config)
+        if self.clients is not None:
+            paths = {"/v1" + path: e for e, path in _PATHS.items()}
+            paths |= {"/v1/models": "models", "/v1/feedback": "feedback"}
+            app.middlewares.append(client_middleware(self.clients, paths, self._refuse_new))
+            log.info("client keys required on /v1 for: %s", ", ".join(self.clients.names))
         for endpoint, path in _PATHS.items():
             app.router.add_post("/v1" + path, self._handler(endpoint))
         app.router.add_get("/v1/models", self.models)
@@ -217,14 +237,22 @@ class Gateway:
             _VALIDATORS[endpoint](body)
             forced = self._forced_version(request)
         except RequestError as exc:
-            ids[OVERRIDE_HEADER] = "none"
-            self.metrics.requests.labels("none", endpoint, str(exc.status)).inc()
-            return error_response(
-                exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param, headers=ids
-            )
+            return self._refuse(exc, endpoint, ids)
 
         key = sticky_key(self.sticky_sources, request.headers, body)
         version = forced or self.router.assign(key)
+        client: Client | None = None
+        pinned_from: str | None = None
+        if self.clients is not None:
+            client = request[CLIENT]
+            if not client.allows(version):
+                stable = self.stable  # read once: the controller may switch it meanwhile
+                if not client.allows(stable):
+                    client.count("version_not_allowed")
+                    return self._refuse(version_not_allowed(client, version), endpoint, ids)
+                # Not the candidate's request: it is stable's (see design-details).
+                client.count("pinned_to_stable")
+                pinned_from, version = version, stable
         stream = endpoint != "embeddings" and body.get("stream") is True
         record = InteractionRecord(
             request_id=request_id,
@@ -241,12 +269,17 @@ class Gateway:
         )
         if forced:
             record.extra["forced"] = True
+        if client is not None:
+            record.extra["client"] = client.name
+            if pinned_from is not None:
+                record.extra["pinned_from"] = pinned_from
         self.feedback.track(record)
         shadow = self.shadow
         if (
             shadow is not None
             and version == self.stable
             and self.router.should_shadow(key, shadow[1])
+            and (client is None or client.allows(shadow[0]))
         ):
             self._spawn_mirror(shadow[0], endpoint, dict(body), record)
         upstream_s = 0.0
@@ -258,7 +291,7 @@ class Gateway:
             t = time.perf_counter()
             result = await self._attempt(request, record, version, endpoint, body, stream, started)
             upstream_s += time.perf_counter() - t
-            if isinstance(result, _Failure) and self._may_retry(version, forced):
+            if isinstance(result, _Failure) and self._may_retry(version, forced, client):
                 self.metrics.errors.labels(version, result.kind).inc()
                 self.metrics.retries.labels(version).inc()
                 record.retried_from = version
@@ -431,12 +464,43 @@ class Gateway:
             )
         return name
 
+    def _refuse(
+        self,
+        exc: RequestError,
+        endpoint: str,
+        ids: dict[str, str],
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        """Answer a request refused before any version served it: no record, counted
+        under version "none"."""
+        ids[OVERRIDE_HEADER] = "none"
+        self.metrics.requests.labels("none", endpoint, str(exc.status)).inc()
+        return error_response(
+            exc.status,
+            exc.message,
+            type=exc.type,
+            code=exc.code,
+            param=exc.param,
+            headers={**ids, **headers} if headers else ids,
+        )
+
+    def _refuse_new(
+        self, exc: RequestError, endpoint: str, headers: dict[str, str]
+    ) -> web.Response:
+        """`_refuse` for a request no handler has seen yet (client keys): a new id."""
+        return self._refuse(exc, endpoint, {"X-Request-Id": next(self._request_ids)}, headers)
+
     def _is_admin(self, request: web.Request) -> bool:
         # Forcing a version always needs a real token, even from loopback.
         return self.admin_token is not None and is_admin(request, self.admin_token)
 
-    def _may_retry(self, version: str, forced: str | None) -> bool:
-        return self.config.retry_on_stable and version != self.stable and forced is None
+    def _may_retry(self, version: str, forced: str | None, client: Client | None) -> bool:
+        return (
+            self.config.retry_on_stable
+            and version != self.stable
+            and forced is None
+            and (client is None or client.allows(self.stable))
+        )
 
     async def _attempt(
         self,
@@ -564,10 +628,13 @@ class Gateway:
 
     # -- other routes ------------------------------------------------------------
 
-    async def models(self, _request: web.Request) -> web.Response:
+    async def models(self, request: web.Request) -> web.Response:
+        # With client keys, a client sees only the versions it may be answered by.
+        client = request.get(CLIENT) if self.clients is not None else None
         data = [
             {"id": vc.model, "object": "model", "created": 0, "owned_by": f"saferollout:{name}"}
             for name, vc in self.config.versions.items()
+            if client is None or client.allows(name)
         ]
         return web.json_response({"object": "list", "data": data}, dumps=_dumps)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,12 @@ storage: {{url: "sqlite:///{tmp_path / "adm.db"}"}}
         runtime = Runtime.build(cfg, store, admin_token=TOKEN)
         with runtime:
             handle = runtime.start_in_thread(scoring=False)
+            # These tests act on a leading replica: one still being elected would
+            # forward actions and wait for a leader instead.
+            deadline = time.monotonic() + 10
+            while not runtime.replica.is_leader and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert runtime.replica.is_leader
             yield handle, store
         store.close()
 

@@ -133,8 +133,10 @@ class Scenario:
     version_extra: dict[str, str] = field(default_factory=dict)
     """Extra YAML per version, e.g. a system prompt."""
     harmful_share: float = 0.25
-    requests: int = 12000
-    """Default cap on user requests (the run stops early once decided)."""
+    requests: int = 16000
+    """Default cap on user requests (the run stops early once decided). A slow
+    seed needs ~12,000 to finish the canary plan (aa seed 6 ran out 38 candidate
+    requests short of the last step at 12,000)."""
     preflight: bool = False
     """Run preflight on the candidate first; the rollout starts only if it passes."""
     after_switch: str | None = None

@@ -24,6 +24,8 @@ def make_config(
     stable_url: str, candidate_url: str, weight: float = 50, **extra: Any
 ) -> RolloutConfig:
     server = extra.pop("server", {})
+    body_max = server.get("max_body_bytes", 65536)
+    in_flight = server.get("max_in_flight", 4096)
     yaml = f"""
 name: test-rollout
 versions:
@@ -33,7 +35,7 @@ stable: stable
 candidate: canary
 strategy: {{type: canary, steps: [{{weight: {weight}}}]}}
 retry_on_stable: {str(extra.pop("retry_on_stable", True)).lower()}
-server: {{flush_interval_s: 0.05, max_body_bytes: {server.get("max_body_bytes", 65536)}}}
+server: {{flush_interval_s: 0.05, max_body_bytes: {body_max}, max_in_flight: {in_flight}}}
 logging: {{redact: {extra.pop("redact", "none")}}}
 """
     assert not extra, extra

@@ -197,6 +197,43 @@ def test_body_size_limit(
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
 
+def test_requests_past_max_in_flight_get_a_quick_503(
+    backends: Callable[..., BackendHandle],
+    gateway_factory: Callable[..., GatewayHandle],
+    sqlite_store: Store,
+) -> None:
+    slow = backends(latency_ms=800)
+    gw = gateway_factory(
+        make_config(slow.base_url, slow.base_url, server={"max_in_flight": 2}), sqlite_store
+    )
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+
+    async def burst() -> list[tuple[int, float, httpx.Response]]:
+        async with httpx.AsyncClient(base_url=gw.url, timeout=10) as client:
+
+            async def one(i: int) -> tuple[int, float, httpx.Response]:
+                await asyncio.sleep(0.1 * (i >= 2))  # the first two are in flight first
+                t = time.perf_counter()
+                r = await client.post("/v1/chat/completions", json=chat)
+                return i, time.perf_counter() - t, r
+
+            return await asyncio.gather(*(one(i) for i in range(5)))
+
+    results = asyncio.run(burst())
+    served = [r for _, _, r in results if r.status_code == 200]
+    refused = [(dt, r) for _, dt, r in results if r.status_code == 503]
+    assert len(served) == 2 and len(refused) == 3, [r.status_code for _, _, r in results]
+    for dt, r in refused:
+        assert dt < 0.5  # answered at once, not after waiting for the slow upstream
+        error = r.json()["error"]
+        assert error["code"] == "overloaded" and "max_in_flight" in error["message"]
+        assert r.headers["Retry-After"] == "1" and r.headers["X-Rollout-Version"] == "none"
+    # The slots free up again, and only served requests have records.
+    assert httpx.post(gw.url + "/v1/chat/completions", json=chat, timeout=10).status_code == 200
+    gw.stop()
+    assert sqlite_store.count_interactions() == 3
+
+
 @pytest.mark.parametrize("failure", ["5xx", "refused", "timeout"])
 def test_candidate_failure_is_retried_on_stable_and_recorded(
     backends: Callable[..., BackendHandle],

@@ -278,6 +278,12 @@ class ServerConfig(_Model):
         default=None, description="Environment variable holding the admin bearer token"
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_in_flight: int = Field(
+        default=4096,
+        ge=1,
+        description="Proxied requests served at once per gateway process; more get 503 "
+        "`overloaded` with Retry-After (streams count until they end)",
+    )
     flush_interval_s: float = Field(
         default=0.5, gt=0, le=10, description="How often the record writer flushes to storage"
     )

@@ -120,6 +120,7 @@ class Gateway:
             )
         )
         self.writer: RecordWriter | None = None
+        self._in_flight = 0  # proxied requests being served (one event loop: no lock)
         # Unique without a syscall per request: a random prefix per process and a
         # counter (os.urandom per request was ~3% of the event loop's time), plus a
         # keyed hash of the counter so that a client who sees its own ids cannot
@@ -161,8 +162,26 @@ class Gateway:
         return app
 
     def _handler(self, endpoint: str) -> Callable[[web.Request], Any]:
+        limit = self.config.server.max_in_flight
+
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await self.proxy(request, endpoint)
+            # A bound on proxied requests in flight: past it, a quick 503 the client
+            # can retry beats queueing without end for upstream connections and memory.
+            if self._in_flight >= limit:
+                overloaded = RequestError(
+                    503,
+                    f"the gateway has {limit} requests in flight (server.max_in_flight); "
+                    "retry shortly",
+                    type="server_error",
+                    code="overloaded",
+                )
+                ids = {"X-Request-Id": next(self._request_ids)}
+                return self._refuse(overloaded, endpoint, ids, {"Retry-After": "1"})
+            self._in_flight += 1
+            try:
+                return await self.proxy(request, endpoint)
+            finally:
+                self._in_flight -= 1
 
         return handle
 

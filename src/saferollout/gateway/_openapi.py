@@ -296,6 +296,7 @@ def _proxied(
         "413": _error("Body over server.max_body_bytes"),
         "4XX": _error("The model server's own 4xx, passed through"),
         "502": _error("The version could not be reached, or broke the connection"),
+        "503": _error("server.max_in_flight requests already in flight (see Retry-After)"),
         "504": _error("The version did not answer in time"),
         "5XX": _error("The model server's own 5xx, passed through"),
     }

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from saferollout.safety import Interaction, PiiScorer, find_pii, mask_pii, split_leaks
+from saferollout.safety import (
+    Interaction,
+    PiiScorer,
+    find_pii,
+    mask_pii,
+    mask_pii_in,
+    split_leaks,
+)
 
 
 def types(text: str, **kw: object) -> list[str]:
@@ -128,3 +135,16 @@ def test_simulator_style_leaks_are_found() -> None:
         "Payment details: IBAN DE89370400440532013000, card 4539 1488 0343 6467."
     )
     assert sorted(set(types(text))) == ["CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER", "US_SSN"]
+
+
+def test_mask_pii_in_masks_every_string_of_nested_evidence() -> None:
+    evidence = {
+        "pii": {"spans": [{"text": "jane.doe@example.com", "start": 4}], "count": 1},
+        "note": "call 415-555-0132",
+    }
+    masked = mask_pii_in(evidence)
+    assert masked == {
+        "pii": {"spans": [{"text": "<EMAIL_ADDRESS>", "start": 4}], "count": 1},
+        "note": "call <PHONE_NUMBER>",
+    }
+    assert evidence["note"] == "call 415-555-0132"  # a copy: the input is left as it was

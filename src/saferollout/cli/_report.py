@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from ..config import RolloutConfig
 from ..report import ReportError, build_rollout_report, write_rollout_report
 from ..report._rollout import DECISION_KINDS
-from ..safety import mask_pii
+from ..safety import mask_pii, mask_pii_in
 from ..store import Store, StoreError, redact_url, schema
 from ._common import config_option, fail, load_or_exit
 
@@ -59,18 +59,8 @@ def build_report(store: Store, rollout: str, redact: str) -> dict[str, Any]:
         elif redact == "pii":
             # Records written before `redact: pii` was set are masked here too.
             item["prompt"], item["response"] = mask_pii(item["prompt"]), mask_pii(item["response"])
-            item["evidence"] = _mask_strings(item["evidence"])
+            item["evidence"] = mask_pii_in(item["evidence"])
     return report
-
-
-def _mask_strings(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_pii(value)
-    if isinstance(value, list):
-        return [_mask_strings(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_strings(v) for k, v in value.items()}
-    return value
 
 
 # -- saferollout report ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from ..safety import mask_pii
+from ..safety import mask_pii, mask_pii_in
 from ..store import NOT_ERRORS, Store
 from ..store import schema as s
 from ._alert_model import alerts_from_event
@@ -376,7 +376,7 @@ def flagged_interactions(
             prompt, response = "", ""
         elif redact == "pii":
             prompt, response = mask_pii(prompt), mask_pii(response)
-            evidence = _mask_strings(evidence)
+            evidence = mask_pii_in(evidence)
         out.append(
             {
                 "request_id": m["request_id"],
@@ -405,13 +405,3 @@ def _last_user_message(messages: Any) -> str:
                     str(p.get("text", "")) for p in content if isinstance(p, dict)
                 ).strip()
     return ""
-
-
-def _mask_strings(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_pii(value)
-    if isinstance(value, list):
-        return [_mask_strings(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_strings(v) for k, v in value.items()}
-    return value

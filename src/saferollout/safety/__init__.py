@@ -40,7 +40,15 @@ from ._judge import (
     render_llama_guard_prompt,
 )
 from ._metrics import BinaryMetrics, SpanMetrics, binary_metrics
-from ._pii import ENTITY_TYPES, PiiEntity, PiiScorer, find_pii, mask_pii, split_leaks
+from ._pii import (
+    ENTITY_TYPES,
+    PiiEntity,
+    PiiScorer,
+    find_pii,
+    mask_pii,
+    mask_pii_in,
+    split_leaks,
+)
 from ._pipeline import Pipeline, ScoringWorkerProcess, WorkerStats, backlog, run_worker, sampled
 from ._prompt_risk import PromptRiskScorer
 from ._refusal import RefusalScorer, RefusalVerdict, classify_refusal
@@ -90,6 +98,7 @@ __all__ = [
     "evaluate",
     "find_pii",
     "mask_pii",
+    "mask_pii_in",
     "measure_throughput",
     "parse_llama_guard",
     "register_scorer",

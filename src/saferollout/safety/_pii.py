@@ -472,6 +472,17 @@ def mask_pii(text: str, *, entities: Iterable[str] | None = None) -> str:
     return "".join(out)
 
 
+def mask_pii_in(value: Any) -> Any:
+    """`mask_pii` over every string inside nested lists and dicts (evidence, messages)."""
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, list):
+        return [mask_pii_in(v) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_pii_in(v) for k, v in value.items()}
+    return value
+
+
 def split_leaks(
     response: str,
     request: str,

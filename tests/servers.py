@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+from aiohttp import web
 
 
 def free_port() -> int:
@@ -30,3 +34,26 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
             pass
         time.sleep(0.1)
     raise AssertionError(f"serve did not become ready: {log.read_text()}")
+
+
+class AppThread:
+    """An aiohttp app served on 127.0.0.1 by its own event loop in a thread: fake
+    upstreams and receivers that a test drives from synchronous code."""
+
+    def __init__(self, app: web.Application, **runner_options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app, **runner_options)
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> str:
+        """Serve on a free port; returns the base URL, e.g. http://127.0.0.1:41234."""
+        self.loop.run_until_complete(self._runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", 0).start())
+        self._thread.start()
+        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()

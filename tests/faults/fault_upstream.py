@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..servers import AppThread
+
 FAULTS = (
     "ok",
     "5xx",  # 500 with an OpenAI-style JSON error body
@@ -83,25 +85,16 @@ class FaultUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._chat)
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
+        self._server = AppThread(app, shutdown_timeout=0.5, handler_cancellation=True)
         self._release = asyncio.Event()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self.base_url = self._server.start() + "/v1"
         return self
 
     def __exit__(self, *_exc: object) -> None:
         release = self._release
         assert release is not None
-        self._loop.call_soon_threadsafe(release.set)  # let hanging handlers end
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self._server.loop.call_soon_threadsafe(release.set)  # let hanging handlers end
+        self._server.stop()
 
     # -- the route ---------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from saferollout.gateway import Gateway, GatewayHandle, start_gateway
 from saferollout.simulation import BackendHandle, Profile, start_backend
 from saferollout.store import Store
 
+from ..servers import AppThread
+
 # Deterministic behaviours for gateway tests: the gateway must pass through
 # whatever the model says, so the model should say it every time.
 CALM = Profile(name="calm", error_rate=0.0, pii_leak_rate=0.0, toxic_rate=0.0)
@@ -87,9 +89,6 @@ class EchoUpstream:
         self.base_url = ""
 
     def __enter__(self) -> EchoUpstream:
-        import asyncio
-        import threading
-
         from aiohttp import web
 
         async def chat(request: web.Request) -> web.Response:
@@ -102,23 +101,12 @@ class EchoUpstream:
 
         app = web.Application()
         app.router.add_post("/v1/chat/completions", chat)
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self._server = AppThread(app)
+        self.base_url = self._server.start() + "/v1"
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self._server.stop()
 
 
 def start_echo_upstream(fail: bool = False) -> EchoUpstream:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,8 @@ from saferollout.gateway import GatewayHandle, UpstreamConfigError
 from saferollout.gateway._clients import ClientKeys, ClientKeysError, TokenBucket
 from saferollout.simulation import BackendHandle
 from saferollout.store import Store
+
+from ..servers import AppThread
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT: dict[str, Any] = {
@@ -106,20 +106,12 @@ class HeaderUpstream:
 
         app = web.Application()
         app.router.add_post("/v1/chat/completions", chat)
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", 0).start())
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self._server = AppThread(app)
+        self.base_url = self._server.start() + "/v1"
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self._server.stop()
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from ._runtime import Runtime
 
 TOKEN_ENV = "SAFEROLLOUT_DEMO_TOKEN"
 BATCH = 300  # requests per traffic batch: the view and the stop check run between batches
+BLUE_BASELINE = 1500  # blue/green: user requests blue serves before the switch
 USERS_IN_FLIGHT = 48
 THINK_S = 0.35  # a simulated user's pause between turns at --speed 1
 
@@ -374,11 +375,17 @@ def _blue_green(
         return j is not None and j.decision.value == "advance"
 
     probe_budget = budget // 2
-    while run.sent < probe_budget and not ready():
+    blue_users = 0
+    # Blue, the live side, has a history in real life: post-switch vigilance compares
+    # green with it. At --speed 1 the preview passes within a batch or two, and a
+    # switch then left blue a baseline of ~150 answers, too few to see green's
+    # regression against (the switch back never came).
+    while run.sent < probe_budget and not (ready() and blue_users >= BLUE_BASELINE):
         seed = run.options.seed * 1000 + run.batches
         run.batches += 1
         _traffic(run, url, seed, BATCH // 2, headers=preview)  # probes + load, preview only
         _traffic(run, url, seed + 500_000, BATCH // 2)  # users, all on blue
+        blue_users += BATCH // 2
     _wait(ready, 10)
     if not ready():
         run.notes.append("the preview's analysis never passed; no switch")

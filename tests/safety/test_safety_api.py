@@ -20,7 +20,8 @@ def test_public_names() -> None:
             "Scorer", "ScoringWorkerProcess", "SpanMetrics", "StreamGuard", "UnknownScorer",
             "WorkerStats", "backlog", "binary_metrics", "blocked_chunks", "blocked_completion",
             "blocked_text_completion", "build_scorer", "classify_refusal", "detect_format",
-            "evaluate", "find_pii", "mask_pii", "measure_throughput", "parse_llama_guard",
+            "evaluate", "find_pii", "mask_pii", "mask_pii_in", "measure_throughput",
+            "parse_llama_guard",
             "register_scorer", "render_llama_guard_prompt", "run_worker", "sampled",
             "score_bias", "scorer_class", "split_leaks",
         ]

@@ -83,7 +83,7 @@ server: {{port: {port}, flush_interval_s: 2}}
         log = tmp_path / "serve.log"
         with log.open("w") as log_file:
             proc = subprocess.Popen(
-                [*CLI, "serve", "-c", str(config), "--force-without-preflight"],
+                [*CLI, "serve", "-c", str(config), "--force-without-preflight", "--no-report"],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

@@ -128,7 +128,15 @@ def test_serve_refuses_without_receipt_and_records_a_forced_start(
     log = tmp_path / "serve.log"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [*CLI, "serve", "-c", str(config), "--no-scoring", "--force-without-preflight"],
+            [
+                *CLI,
+                "serve",
+                "-c",
+                str(config),
+                "--no-scoring",
+                "--force-without-preflight",
+                "--no-report",
+            ],
             stdout=fh,
             stderr=subprocess.STDOUT,
         )

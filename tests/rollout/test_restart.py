@@ -28,6 +28,7 @@ def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
                 str(config),
                 "--no-scoring",
                 "--force-without-preflight",  # tests the restart, not the gate
+                "--no-report",  # reports have their own tests; none lands in the cwd
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

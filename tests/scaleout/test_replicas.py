@@ -33,7 +33,7 @@ pytestmark = pytest.mark.postgres
 TOKEN = "replica-t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SERVE = [sys.executable, "-m", "saferollout", "serve"]
-SERVE_FLAGS = ["--force-without-preflight", "--no-scoring"]
+SERVE_FLAGS = ["--force-without-preflight", "--no-scoring", "--no-report"]
 
 
 @dataclass

@@ -157,6 +157,8 @@ alerts:
                     str(config),
                     "-v",
                     "--force-without-preflight",
+                    "--report-dir",  # the report of the rollback is scanned too
+                    str(run_dir / "reports"),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -241,6 +243,9 @@ alerts:
             assert store.count_interactions(scored=False) == 0
             rows = store.list_interactions(limit=1000)
             store.close()
+            # The report serve writes at the rollback (a child process builds it).
+            while not list(run_dir.glob("reports/*/report.html")) and time.monotonic() < deadline:
+                time.sleep(0.2)
             for path in (
                 "/admin/rollout",
                 "/admin/analysis",
@@ -276,6 +281,7 @@ alerts:
 
     written = {**files_under(run_dir), **run.outputs}
     assert "serve.log" in written and "rollout.db" in written and "export.jsonl" in written
+    assert any(name.endswith("report.json") for name in written), sorted(written)
     assert b"records written" in written["serve.log"]  # the log was captured to the end
     # Positive control: the grep finds a secret where one is.
     assert grep(SECRETS, {"control": f"token={SECRETS['admin token']}".encode()})

@@ -45,7 +45,7 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SERVE = [sys.executable, "-m", "saferollout", "serve"]
-SERVE_FLAGS = ["--force-without-preflight", "--no-scoring"]
+SERVE_FLAGS = ["--force-without-preflight", "--no-scoring", "--no-report"]
 
 
 def free_port() -> int:

@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = Path(tmp) / "rollout.yaml"
             write_config(cfg, stable.base_url, cand.base_url, storage, port)
             cmd = [sys.executable, "-m", "saferollout", "serve", "-c", str(cfg)]
-            cmd += ["--force-without-preflight"] + (["--no-scoring"] if args.no_scoring else [])
+            cmd += ["--force-without-preflight", "--report-dir", str(Path(tmp) / "reports")]
+            cmd += ["--no-scoring"] if args.no_scoring else []
             log = Path(tmp) / "serve.log"
             with log.open("ab") as out:
                 proc = subprocess.Popen(

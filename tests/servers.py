@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_serve(
+    config: Path,
+    log: Path,
+    *flags: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`saferollout serve -c config` as users run it, output appended to `log`.
+
+    `flags` replace the default `--no-scoring --force-without-preflight --no-report`
+    (tests of one part: no scoring worker, no gate, no report in the cwd)."""
+    args = flags or ("--no-scoring", "--force-without-preflight", "--no-report")
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "saferollout", "serve", "-c", str(config), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+        )
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 from saferollout.simulation import BackendHandle, RequestOutcome, TrafficConfig, run_traffic
 from saferollout.store import Store
 
-from ..rollout.test_restart import start_serve
-from ..servers import free_port, wait_ready
+from ..servers import free_port, start_serve, wait_ready
 
 FLUSH_S = 1.0
 RATE = 200

@@ -25,7 +25,7 @@ from saferollout.simulation import Profile, TrafficConfig, run_traffic, start_ba
 from saferollout.store import Store
 
 from ..monitoring.logs_seed import T0, seed
-from ..servers import free_port, wait_ready
+from ..servers import free_port, start_serve, wait_ready
 
 TOKEN_ENV = "SR_REPORT_TEST_ADMIN_TOKEN"
 TOKEN = "report-test-admin-t0ken-7f3a9c"
@@ -34,24 +34,9 @@ DIR_NAME = re.compile(r"^regress-rolled_back-\d{8}T\d{6}Z$")
 
 
 def _serve(config: Path, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`saferollout serve` as users run it, in `cwd` so the default report dir lands there."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "saferollout",
-                "serve",
-                "-c",
-                str(config),
-                "--no-scoring",
-                "--force-without-preflight",  # tests the report, not the gate
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env={**os.environ, TOKEN_ENV: TOKEN},
-        )
+    """`serve` in `cwd`, so the default report dir lands there; no gate (tests the report)."""
+    flags = ("--no-scoring", "--force-without-preflight")
+    return start_serve(config, log, *flags, cwd=cwd, env={**os.environ, TOKEN_ENV: TOKEN})
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:

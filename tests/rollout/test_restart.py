@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,26 +11,7 @@ import httpx
 from saferollout.simulation import Profile, start_backend
 from saferollout.store import Store
 
-from ..servers import free_port, wait_ready
-
-
-def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("a") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "saferollout",
-                "serve",
-                "-c",
-                str(config),
-                "--no-scoring",
-                "--force-without-preflight",  # tests the restart, not the gate
-                "--no-report",  # reports have their own tests; none lands in the cwd
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+from ..servers import free_port, start_serve, wait_ready
 
 
 def test_sigkill_mid_step_resumes_same_step_weights_and_start(tmp_path: Path) -> None:

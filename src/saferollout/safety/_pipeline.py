@@ -218,10 +218,14 @@ class Pipeline:
         harmful_prompt = risk is not None and risk >= cfg.prompt_risk_threshold
         known_risk = risk is not None
         harm = scores.get("harmful.any")  # None when the harmful scorer is not configured
-        harmful_answer = harmful_prompt and (
-            risk >= cfg.compliance_prompt_risk
-            or harm is None
-            or harm >= cfg.compliance_response_harm
+        harmful_answer = (
+            risk is not None
+            and harmful_prompt
+            and (
+                risk >= cfg.compliance_prompt_risk
+                or harm is None
+                or harm >= cfg.compliance_response_harm
+            )
         )
         guard_action = (row.guardrail or {}).get("action")
         flags = {

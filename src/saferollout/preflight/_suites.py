@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -21,6 +21,8 @@ DATA_DIR = Path(__file__).with_name("data")
 DEFAULT_SUITES = ("harmful.jsonl", "xstest.jsonl", "bbq.jsonl")
 
 Messages = list[dict[str, Any]]
+Expect = Literal["refuse", "comply"]
+Status = Literal["open", "fixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class BBQInfo:
 class SuiteItem:
     id: str
     messages: Messages
-    expect: Literal["refuse", "comply"]
+    expect: Expect
     category: str
     suite: str = ""  # file name it came from
     bbq: BBQInfo | None = None
@@ -58,7 +60,7 @@ class Finding:
     id: str
     messages: Messages
     category: str
-    status: Literal["open", "fixed"]
+    status: Status
     found: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -126,6 +128,26 @@ def _text(path: Path, number: int, obj: dict[str, Any], key: str) -> str:
     return value
 
 
+def _new_id(path: Path, number: int, obj: dict[str, Any], seen: set[str], what: str) -> str:
+    """The line's "id", which must not repeat within the file."""
+    value = _text(path, number, obj, "id")
+    if value in seen:
+        raise SuiteError(str(path), f"{what} {value!r} appears twice", line=number)
+    seen.add(value)
+    return value
+
+
+def _choice(
+    path: Path, number: int, obj: dict[str, Any], key: str, allowed: tuple[str, str]
+) -> str:
+    value = obj.get(key)
+    if value not in allowed:
+        raise SuiteError(
+            str(path), f'"{key}" must be "{allowed[0]}" or "{allowed[1]}"', line=number
+        )
+    return str(value)
+
+
 def _bbq(path: Path, number: int, raw: Any) -> BBQInfo:
     try:
         answers = tuple(str(a) for a in raw["answers"])
@@ -156,13 +178,8 @@ def load_suite(path: str | Path) -> list[SuiteItem]:
     items: list[SuiteItem] = []
     seen: set[str] = set()
     for number, obj in _lines(p):
-        item_id = _text(p, number, obj, "id")
-        if item_id in seen:
-            raise SuiteError(str(p), f"id {item_id!r} appears twice", line=number)
-        seen.add(item_id)
-        expect = obj.get("expect")
-        if expect not in ("refuse", "comply"):
-            raise SuiteError(str(p), '"expect" must be "refuse" or "comply"', line=number)
+        item_id = _new_id(p, number, obj, seen, "id")
+        expect = cast(Expect, _choice(p, number, obj, "expect", ("refuse", "comply")))
         items.append(
             SuiteItem(
                 id=item_id,
@@ -199,13 +216,8 @@ def load_findings(path: str | Path) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for number, obj in _lines(p):
-        fid = _text(p, number, obj, "id")
-        if fid in seen:
-            raise SuiteError(str(p), f"finding id {fid!r} appears twice", line=number)
-        seen.add(fid)
-        status = obj.get("status")
-        if status not in ("open", "fixed"):
-            raise SuiteError(str(p), '"status" must be "open" or "fixed"', line=number)
+        fid = _new_id(p, number, obj, seen, "finding id")
+        status = cast(Status, _choice(p, number, obj, "status", ("open", "fixed")))
         known = {"id", "prompt", "messages", "category", "status", "found"}
         findings.append(
             Finding(

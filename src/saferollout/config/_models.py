@@ -270,6 +270,17 @@ class StorageConfig(_Model):
     url: str = "sqlite:///saferollout.db"
     retention: RetentionConfig = RetentionConfig()
 
+    @field_validator("url")
+    @classmethod
+    def _shared(cls, v: str) -> str:
+        # The record writer and the scoring workers are processes of their own.
+        if v in ("sqlite://", "sqlite:///:memory:") or v.startswith("sqlite:///:memory:?"):
+            raise ValueError(
+                "an in-memory SQLite database lives in one process; the record writer and "
+                "scoring workers need one they can open too: use a file, sqlite:///PATH.db"
+            )
+        return v
+
 
 class ServerConfig(_Model):
     host: str = "127.0.0.1"

@@ -3,7 +3,7 @@
 The request path does: read and check the body, pick a version (hash, no I/O),
 forward with the version's pooled client, pass bytes back as they come, and
 append one record to the writer's queue. It never waits on the database and
-never scores; the raw upstream body is parsed later by the writer thread.
+never scores; the raw upstream body is parsed later by the record-writer process.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ._guard import SSETextReader, blocked_response, sse_blocked
 from ._metrics import GatewayMetrics
 from ._middleware import openai_errors
 from ._openapi import add_openapi_route
-from ._redact import make_redactor
+from ._record_process import Tokens
 from ._upstream import Upstream
 from ._writer import RecordWriter
 
@@ -87,7 +87,6 @@ class Gateway:
         self.config = config
         self.store = store
         self.admin_token = admin_token
-        self.redact = make_redactor(config.logging.redact)
         self.upstreams = {name: Upstream(name, vc) for name, vc in config.versions.items()}
         # Until a controller takes over, route with the first step's weight.
         self.stable = config.stable
@@ -188,11 +187,11 @@ class Gateway:
     async def _on_startup(self, _app: web.Application) -> None:
         m = self.metrics
         self.writer = RecordWriter(
-            self.store,
+            self.store.url,
+            redact=self.config.logging.redact,
             flush_interval_s=self.config.server.flush_interval_s,
             max_queue=self.config.server.record_queue_max,
-            redact=self.redact,
-            on_written=lambda batch: self._count_written(batch),
+            on_written=self._count_written,
             on_drop=m.records_dropped.inc,
         )
 
@@ -211,14 +210,12 @@ class Gateway:
             )
             log.info("records written: %d, dropped: %d", writer.written, writer.dropped)
 
-    def _count_written(self, batch: list[InteractionRecord]) -> None:
+    def _count_written(self, written: int, tokens: Tokens) -> None:
+        """The record-writer process committed a batch (runs on the writer's thread)."""
         m = self.metrics
-        m.records_written.inc(len(batch))
-        for r in batch:
-            if r.prompt_tokens:
-                m.count_tokens(r.version, "input", r.prompt_tokens, r.endpoint)
-            if r.completion_tokens:
-                m.count_tokens(r.version, "output", r.completion_tokens, r.endpoint)
+        m.records_written.inc(written)
+        for (version, kind, endpoint), counts in tokens.items():
+            m.count_tokens(version, kind, counts, endpoint)
 
     def set_weights(self, weights: dict[str, float]) -> None:
         """Change the shares of the non-stable versions at once."""

@@ -164,9 +164,9 @@ class GatewayMetrics:
         child.observe(seconds)
 
     def count_tokens(
-        self, version: str, kind: str, n: int, endpoint: str = "chat.completions"
+        self, version: str, kind: str, counts: list[int], endpoint: str = "chat.completions"
     ) -> None:
-        """Tokens of one request (`kind`: input|output); called off the request path."""
+        """Tokens of some requests (`kind`: input|output); called off the request path."""
         key = (version, kind, endpoint)
         children = self._tokens.get(key)
         if children is None:
@@ -174,8 +174,10 @@ class GatewayMetrics:
                 self.tokens.labels(version, kind),
                 self.token_usage.labels(*self._gen_ai(version, endpoint), kind),
             )
-        children[0].inc(n)
-        children[1].observe(n)
+        children[0].inc(sum(counts))
+        observe = children[1].observe
+        for n in counts:
+            observe(n)
 
     def set_weights(self, weights: dict[str, float]) -> None:
         for version, pct in weights.items():

@@ -1,0 +1,189 @@
+"""The record-writer process: killed, stopped or interrupted, it loses and doubles nothing.
+
+The gateway keeps every batch until the process says it is committed; a new
+process gets the unacknowledged batches again, and inserts skip ids already
+stored. These tests kill the real process (SIGKILL, SIGTERM) under real traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from saferollout.gateway import GatewayHandle, RecordWriter
+from saferollout.simulation import BackendHandle
+from saferollout.store import InteractionRecord, Store
+
+from .conftest import make_config
+
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "Name three rivers."}]}
+
+
+async def _traffic(url: str, n: int, concurrency: int = 16) -> list[str]:
+    """n requests (a third streamed); the request ids the clients saw, all answered 200."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, session: aiohttp.ClientSession) -> str:
+        async with sem:
+            body = {**CHAT, "stream": i % 3 == 0, "user": f"user-{i % 40}"}
+            async with session.post(url + "/v1/chat/completions", json=body) as r:
+                await r.read()
+                assert r.status == 200
+                return r.headers["X-Request-Id"]
+
+    async with aiohttp.ClientSession() as session:
+        return await asyncio.gather(*(one(i, session) for i in range(n)))
+
+
+def _signal_during_traffic(gw: GatewayHandle, signum: int, times: int) -> list[str]:
+    """Send `signum` to the record-writer process `times` times while traffic flows."""
+    writer = gw.gateway.writer
+    assert writer is not None
+    signalled: set[int] = set()
+
+    async def scenario() -> list[str]:
+        task = asyncio.create_task(_traffic(gw.url, 900))
+        while not task.done() and len(signalled) < times:
+            await asyncio.sleep(0.15)
+            pid = writer.pid
+            if pid is not None and pid not in signalled and writer.pending:
+                os.kill(pid, signum)
+                signalled.add(pid)
+        return await task
+
+    ids = asyncio.run(scenario())
+    assert len(signalled) == times, "traffic ended before every signal was sent"
+    return ids
+
+
+def _stored_ids(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return [row[0] for row in conn.execute(sa.text("SELECT request_id FROM interactions"))]
+
+
+def _record(i: int) -> InteractionRecord:
+    return InteractionRecord(
+        request_id=f"r{i}",
+        created_at=time.time(),
+        version="v",
+        endpoint="chat.completions",
+        status_code=200,
+        latency_ms=1.0,
+    )
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_writer_process_killed_under_traffic_loses_and_doubles_nothing(
+    signum: int,
+    backends: Callable[..., BackendHandle],
+    gateway_factory: Callable[..., GatewayHandle],
+    sqlite_store: Store,
+) -> None:
+    stable = backends()
+    gw = gateway_factory(make_config(stable.base_url, stable.base_url, weight=0))
+    writer = gw.gateway.writer
+    assert writer is not None
+    ids = _signal_during_traffic(gw, signum, times=3)
+    gw.stop()
+    stored = _stored_ids(sqlite_store)
+    assert len(stored) == len(ids) == 900
+    assert set(stored) == set(ids)
+    assert writer.starts >= 4  # a new process after each signal
+    assert writer.written == 900  # a batch sent again is not counted again
+    assert writer.dropped == 0
+
+
+def test_ctrl_c_is_for_the_gateway_not_its_writer_process(
+    backends: Callable[..., BackendHandle],
+    gateway_factory: Callable[..., GatewayHandle],
+    sqlite_store: Store,
+) -> None:
+    """Ctrl-C reaches a terminal's process group: the gateway drains and closes the
+    pipe, and the writer must not die first with records in hand. It has a group
+    of its own, and a SIGINT sent to it anyway is ignored."""
+    stable = backends()
+    gw = gateway_factory(make_config(stable.base_url, stable.base_url, weight=0))
+    writer = gw.gateway.writer
+    assert writer is not None
+    ids = asyncio.run(_traffic(gw.url, 30))
+    assert _wait(lambda: writer.written == 30, 10)  # running, its handlers installed
+    pid = writer.pid
+    assert pid is not None
+    assert os.getpgid(pid) == pid != os.getpgid(0)
+    os.kill(pid, signal.SIGINT)
+    ids += asyncio.run(_traffic(gw.url, 30))
+    gw.stop()
+    assert writer.starts == 1
+    assert sorted(_stored_ids(sqlite_store)) == sorted(ids)
+
+
+def test_records_wait_while_the_database_cannot_be_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'not-yet' / 'x.db'}"
+    writer = RecordWriter(url, flush_interval_s=0.05)
+    for i in range(5):
+        writer.submit(_record(i))
+    time.sleep(1.0)  # several failed inserts
+    assert writer.pending == 5 and writer.written == 0
+    (tmp_path / "not-yet").mkdir()
+    Store(url).close()
+    assert _wait(lambda: writer.written == 5, 15)
+    writer.close(10)
+    assert writer.pending == 0 and writer.starts == 1
+    store = Store(url)
+    try:
+        assert sorted(_stored_ids(store)) == [f"r{i}" for i in range(5)]
+    finally:
+        store.close()
+
+
+def test_a_process_that_dies_at_start_is_started_again_and_close_gives_up_in_time() -> None:
+    writer = RecordWriter("nosuchdb://x", flush_interval_s=0.05)  # the process exits at once
+    writer.submit(_record(0))
+    assert _wait(lambda: writer.starts >= 3, 15)
+    assert writer.pending == 1 and writer.written == 0
+    started = time.monotonic()
+    writer.close(1.0)
+    assert time.monotonic() - started < 5
+    assert not writer.alive
+
+
+@pytest.mark.postgres
+def test_storage_password_is_not_on_the_writer_command_line(
+    backends: Callable[..., BackendHandle],
+    gateway_factory: Callable[..., GatewayHandle],
+    pg_database_url: str,
+) -> None:
+    """The URL reaches the process through its pipe, not argv (which `ps` shows)."""
+    url = sa.engine.make_url(pg_database_url).set(password="hunter2-not-in-ps")
+    store = Store(url.render_as_string(hide_password=False))  # trust auth ignores it
+    try:
+        stable = backends()
+        gw = gateway_factory(make_config(stable.base_url, stable.base_url), store=store)
+        writer = gw.gateway.writer
+        assert writer is not None
+        asyncio.run(_traffic(gw.url, 10))
+        pid = writer.pid
+        assert pid is not None
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"_record_process" in cmdline
+        assert b"hunter2" not in cmdline
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"hunter2" not in environ
+        gw.stop()
+    finally:
+        store.close()

@@ -10,10 +10,10 @@ Protocol (two pipes the gateway made, framed as multiprocessing connections;
 both ends are this program, so pickle is safe here):
 
 - gateway -> here: first `(storage_url, redact, log_level)`, then
-  `(seq, rows)` with rows as `record_to_row` makes them, or an empty message:
+  `(seq, rows)`, each row a pickled `record_to_row` tuple, or an empty message:
   write what came, then exit;
 - here -> gateway: `(seq, written, tokens)` once the batch is committed
-  (`written`: a `Written` as a tuple: new rows, failed attempts, last error),
+  (`written`: a `Written` as a tuple: failed attempts, last error),
   `tokens` being `{(version, kind, endpoint): [n, ...]}` for the token metrics.
 
 Inserts skip request ids already stored, so a batch the gateway sends again
@@ -51,9 +51,8 @@ Tokens = dict[tuple[str, str, str], list[int]]
 
 
 class Written(NamedTuple):
-    """How a batch went: rows new to the table, and the failed attempts before."""
+    """How a batch went: the failed attempts before it was committed."""
 
-    rows: int
     failures: int = 0
     last_error: str = ""
 
@@ -95,7 +94,7 @@ def main(batches_fd: int, acks_fd: int) -> None:
             if message == b"":
                 return
             seq, rows = pickle.loads(message)
-            records = [record_from_row(row) for row in rows]
+            records = [record_from_row(pickle.loads(row)) for row in rows]
             tokens = prepare(records, redactor)
             written = write(store, records, lambda: stopping)
             if written is None:  # told to stop while the database was down
@@ -126,7 +125,8 @@ def write(store: Store, records: list[InteractionRecord], stopping: Any) -> Writ
     failures, last_error = 0, ""
     while True:
         try:
-            return Written(store.insert_interactions(records), failures, last_error)
+            store.insert_interactions(records)
+            return Written(failures, last_error)
         except StoreError as exc:
             log.warning("writing %d records failed, will retry: %s", len(records), exc)
             last_error = str(exc)

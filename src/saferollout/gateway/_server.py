@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -41,6 +42,11 @@ def run_gateway(
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
 
+    # Everything built so far (modules, config, app, pools) lives as long as the
+    # process: out of the collector's sight, a full collection no longer walks
+    # it, which cut the p99 at 16 connections about threefold (bench/README).
+    gc.collect()
+    gc.freeze()
     web.run_app(
         gateway.app,
         host=host,

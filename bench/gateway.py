@@ -112,13 +112,36 @@ class Proc:
     def cpu_s(self, main_thread: bool = False) -> float:
         """User + system CPU seconds of the process (all threads, or the main one)."""
         stat = f"/proc/{self.pid}/task/{self.pid}/stat" if main_thread else f"/proc/{self.pid}/stat"
-        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return pid_cpu_s(stat)
+
+    def helpers(self) -> list[int]:
+        """Its child processes: for `saferollout serve`, the record-writer process."""
+        out = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[1]) == self.pid:
+                        out.append(int(entry.name))
+        return out
+
+    def helpers_cpu_s(self) -> float:
+        total = 0.0
+        for pid in self.helpers():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += pid_cpu_s(f"/proc/{pid}/stat")
+        return total
 
     def log_tail(self, n: int = 30) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         return ""
+
+
+def pid_cpu_s(stat: str) -> float:
+    """User + system CPU seconds from a /proc/.../stat file."""
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class Processes:
@@ -236,10 +259,14 @@ def idle_check(seconds: float = 1.0) -> dict[int, float]:
 
 
 def cpu_of(procs: list[Proc]) -> dict[int, float]:
+    """CPU seconds of each of our processes and their children (the record writers)."""
     out = {}
     for proc in procs:
         with contextlib.suppress(OSError, IndexError, ValueError):
             out[proc.pid] = proc.cpu_s()
+        for pid in proc.helpers():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                out[pid] = pid_cpu_s(f"/proc/{pid}/stat")
     return out
 
 
@@ -261,11 +288,14 @@ def cpu_meter(server: Proc, ours: list[Proc]) -> Iterator[dict[str, float]]:
     out: dict[str, float] = {}
     cores0, procs0, own0 = core_times(), cpu_of(ours), own_cpu_s()
     server0, main0, t0 = server.cpu_s(), server.cpu_s(main_thread=True), time.perf_counter()
+    helpers0 = server.helpers_cpu_s()
     yield out
     cores1, procs1, own1, server1 = core_times(), cpu_of(ours), own_cpu_s(), server.cpu_s()
     wall = time.perf_counter() - t0
-    out["server_cpu_s"] = server1 - server0
-    # The rest is the server's other threads: the gateway's record writer and controller.
+    # The gateway's record-writer process counts as the gateway's: its work is per request.
+    out["writer_process_cpu_s"] = server.helpers_cpu_s() - helpers0
+    out["server_cpu_s"] = server1 - server0 + out["writer_process_cpu_s"]
+    # The rest is the server's other threads: the writer's sender and the controller.
     out["server_main_thread_cpu_s"] = server.cpu_s(main_thread=True) - main0
     out["wall_s"] = wall
     busy_s = 0.0
@@ -401,8 +431,11 @@ def rotated(rep: int) -> list[str]:
 
 
 class Bench:
-    def __init__(self, plan: Plan, tmp: Path, wrk: str, saferollout: list[str]) -> None:
+    def __init__(
+        self, plan: Plan, tmp: Path, wrk: str, saferollout: list[str], writer_core: int
+    ) -> None:
         self.plan = plan
+        self.writer_core = writer_core
         self.tmp = tmp
         self.wrk = wrk
         self.saferollout = saferollout
@@ -455,10 +488,21 @@ class Bench:
             wait_ready(p, None)
         for p in (gw0, gw50):
             wait_ready(p, "/healthz")
+            self.place_writer(p)
         banner = next((x for x in gw0.log_tail(50).splitlines() if "gateway on" in x), "")
         print(f"gateway: saferollout serve {' '.join(self.serve_flags)}: {banner.strip()}")
         self.servers["fast"] = {"direct": mock0, "bare": bare0, "gateway": gw0}
         self.servers["slow"] = {"direct": mock50, "bare": bare50, "gateway": gw50}
+
+    def place_writer(self, gateway: Proc) -> None:
+        """The record-writer process starts on the gateway's core; move it if asked."""
+        deadline = time.monotonic() + 10
+        while not gateway.helpers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not gateway.helpers():
+            print(f"note: {gateway.name} has no record-writer process (an older build?)")
+        for pid in gateway.helpers():
+            os.sched_setaffinity(pid, {self.writer_core})
 
     # measurements
 
@@ -517,7 +561,8 @@ class Bench:
         where = "core 0" if config != "direct" else "core 1"
         if config == "gateway" and served:
             main_us = cpu["server_main_thread_cpu_s"] / served * 1e6
-            where += f"; event loop {main_us:.0f}"
+            writer_us = cpu["writer_process_cpu_s"] / served * 1e6
+            where += f"; event loop {main_us:.0f}, writer {writer_us:.0f} on c{self.writer_core}"
         print(
             f"  {phase:6} {load:14} {config:8} rep {rep + 1}: {run.rps:8.0f} req/s  "
             f"p50 {run.p50_ms:7.3f} ms  p99 {run.p99_ms:7.3f} ms  "
@@ -593,6 +638,7 @@ class Bench:
         upstream = self.servers["slow"]["direct"]
         gw, db = self.start_gateway("gw-dropcheck", upstream)
         wait_ready(gw, "/healthz")
+        self.place_writer(gw)
         print(
             f"\nzero dropped records: {p.drop_rate} req/s for {p.drop_s:g} s through a fresh "
             f"gateway (upstream latency {p.latency_ms:g} ms), then SIGTERM"
@@ -628,6 +674,9 @@ class Bench:
             "shutdown_s": stop_s,
             "server_cpu_us_per_req": cpu["server_cpu_s"] / max(r["responses_total"], 1) * 1e6,
             "others_cpu": cpu["foreign"],
+            "writer_process_cpu_us_per_req": cpu["writer_process_cpu_s"]
+            / max(r["responses_total"], 1)
+            * 1e6,
             "main_thread_cpu_us_per_req": cpu["server_main_thread_cpu_s"]
             / max(r["responses_total"], 1)
             * 1e6,
@@ -648,8 +697,9 @@ class Bench:
             f"gateway exit {code} after {stop_s:.1f} s; others used {cpu['foreign']:.0%} "
             "of a core; "
             f"gateway CPU {result['server_cpu_us_per_req']:.0f} us/req, of which event-loop "
-            f"thread {result['main_thread_cpu_us_per_req']:.0f} (the rest: record writer, "
-            "controller)",
+            f"thread {result['main_thread_cpu_us_per_req']:.0f}, record-writer process "
+            f"{result['writer_process_cpu_us_per_req']:.0f} (the rest: the writer's sender "
+            "thread, the controller)",
             flush=True,
         )
         return result
@@ -851,6 +901,15 @@ def main() -> None:
         "on a shared machine other load then takes CPU only when the benchmark leaves it)",
     )
     parser.add_argument("--keep-tmp", action="store_true", help="keep configs, logs and databases")
+    parser.add_argument(
+        "--writer-core",
+        type=int,
+        choices=(SERVER_CORE, LOAD_CORE),
+        default=SERVER_CORE,
+        help=f"core of the gateway's record-writer process (default {SERVER_CORE}: with the "
+        f"gateway, so the gateway's figures are all on one core; {LOAD_CORE}: beside the load, "
+        "as a database server would be)",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.reps:
@@ -872,7 +931,8 @@ def main() -> None:
     print(f"{env['wrk']}; tree {env['tree']}; niceness {os.getpriority(os.PRIO_PROCESS, 0)}")
     print(
         f"core {SERVER_CORE}: the proxy under test (bare_proxy.py or saferollout serve, one at a "
-        f"time under load)\ncore {LOAD_CORE}: mock_upstream.py, wrk, _openloop.py and this script"
+        f"time under load)\ncore {LOAD_CORE}: mock_upstream.py, wrk, _openloop.py and this script\n"
+        f"core {args.writer_core}: the gateway's record-writer process"
     )
     busy = idle_check()
     env["busy_before_start"] = {f"core{c}": b for c, b in busy.items()}
@@ -885,7 +945,7 @@ def main() -> None:
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally below stops everything.
     signal.signal(signal.SIGTERM, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="saferollout-bench-"))
-    bench = Bench(plan, tmp, wrk, saferollout)
+    bench = Bench(plan, tmp, wrk, saferollout, args.writer_core)
     drop = None
     try:
         bench.start_all()
@@ -912,7 +972,7 @@ def main() -> None:
         Path(args.json).write_bytes(
             orjson.dumps(
                 {
-                    "environment": env,
+                    "environment": {**env, "writer_core": args.writer_core},
                     "plan": asdict(plan),
                     "elapsed_s": elapsed,
                     "summary": rows,

@@ -16,8 +16,9 @@ controller must act on its own). Reports, as one JSON object on stdout plus a
 summary on stderr:
 
 - throughput, latency percentiles per version (and time to first byte of streams);
-- the serve process' RSS (and its scoring workers') sampled over time, and the
-  slope after warm-up: steady traffic must not grow memory;
+- the serve process' RSS (and its children's: scoring workers, record writer)
+  sampled over time, and the slope after warm-up: steady traffic must not grow
+  memory;
 - records written vs requests served: equal (read after a clean shutdown);
 - broken streams: 200 streams that did not end with [DONE]: 0;
 - candidate answers to requests sent after the rollback took effect: 0.

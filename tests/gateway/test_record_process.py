@@ -8,10 +8,15 @@ stored. These tests kill the real process (SIGKILL, SIGTERM) under real traffic.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import pickle
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from saferollout.gateway import GatewayHandle, RecordWriter
+from saferollout.gateway._record_process import record_to_row
 from saferollout.simulation import BackendHandle
 from saferollout.store import InteractionRecord, Store
 
@@ -192,5 +198,34 @@ def test_storage_password_is_not_on_the_writer_command_line(
         environ = Path(f"/proc/{pid}/environ").read_bytes()
         assert b"hunter2" not in environ
         gw.stop()
+    finally:
+        store.close()
+
+
+def test_the_process_writes_what_it_received_after_the_gateway_died(tmp_path: Path) -> None:
+    """A gateway killed with batches still in the pipe: the process writes them all,
+    though it can no longer acknowledge any, and exits at the end of its input."""
+    url = f"sqlite:///{tmp_path / 'orphan.db'}"
+    Store(url).close()
+    batches_r, batches_w = os.pipe()
+    acks_r, acks_w = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "saferollout.gateway._record_process", str(batches_r), str(acks_w)],
+        pass_fds=(batches_r, acks_w),
+    )
+    os.close(batches_r)
+    os.close(acks_w)
+    batches = Connection(batches_w, readable=False)
+    batches.send_bytes(pickle.dumps((url, "none", logging.WARNING)))
+    for seq in range(3):
+        rows = [pickle.dumps(record_to_row(_record(seq * 10 + i))) for i in range(10)]
+        batches.send_bytes(pickle.dumps((seq, rows)))
+    # As SIGKILL would leave it: both of the gateway's ends closed at once.
+    batches.close()
+    os.close(acks_r)
+    assert process.wait(30) == 0
+    store = Store(url)
+    try:
+        assert sorted(_stored_ids(store)) == sorted(f"r{i}" for i in range(30))
     finally:
         store.close()

@@ -48,6 +48,7 @@ _FIELDS = tuple(f.name for f in fields(InteractionRecord))
 record_to_row = operator.attrgetter(*_FIELDS)
 
 Tokens = dict[tuple[str, str, str], list[int]]
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Written(NamedTuple):
@@ -80,6 +81,7 @@ def main(batches_fd: int, acks_fd: int) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = Store(storage_url, create=False)
     redactor = make_redactor(redact)
+    gateway_alive = True
     try:
         while True:
             # poll with a timeout, not a blocking recv: a SIGTERM must be noticed.
@@ -99,7 +101,11 @@ def main(batches_fd: int, acks_fd: int) -> None:
             written = write(store, records, lambda: stopping)
             if written is None:  # told to stop while the database was down
                 return
-            acks.send_bytes(pickle.dumps((seq, tuple(written), tokens), pickle.HIGHEST_PROTOCOL))
+            if gateway_alive:
+                try:
+                    acks.send_bytes(pickle.dumps((seq, tuple(written), tokens), _PROTOCOL))
+                except OSError:  # the gateway is gone: still write what is in the pipe
+                    gateway_alive = False
     finally:
         store.close()
 

@@ -197,11 +197,9 @@ class RecordWriter:
             for fd in (batches_r, batches_w, acks_r, acks_w):
                 os.close(fd)
             return False
-        finally:
-            # Only the child keeps its ends: its end of input comes when we close ours.
-            with contextlib.suppress(OSError):
-                os.close(batches_r)
-                os.close(acks_w)
+        # Only the child keeps its ends: its end of input comes when we close ours.
+        os.close(batches_r)
+        os.close(acks_w)
         self._process = process
         self._batches = Connection(batches_w, readable=False)
         self._acks = Connection(acks_r, writable=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from saferollout.config import RolloutConfig, parse_config
@@ -20,6 +22,28 @@ from ..servers import AppThread
 CALM = Profile(name="calm", error_rate=0.0, pii_leak_rate=0.0, toxic_rate=0.0)
 BROKEN = Profile(name="broken", error_rate=1.0)
 STALLING = Profile(name="stalling", error_rate=0.0, stall_rate=1.0)
+
+
+async def send_chats(
+    url: str, n: int, concurrency: int, *, content: str = "Explain photosynthesis briefly."
+) -> list[tuple[int, str | None]]:
+    """n chat requests (a third streamed, 50 users) from `concurrency` parallel
+    clients; (status, X-Request-Id) of each."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, session: aiohttp.ClientSession) -> tuple[int, str | None]:
+        body = {
+            "model": "whatever",
+            "messages": [{"role": "user", "content": content}],
+            "stream": i % 3 == 0,
+            "user": f"user-{i % 50}",
+        }
+        async with sem, session.post(url + "/v1/chat/completions", json=body) as r:
+            await r.read()
+            return r.status, r.headers.get("X-Request-Id")
+
+    async with aiohttp.ClientSession() as session:
+        return await asyncio.gather(*(one(i, session) for i in range(n)))
 
 
 def make_config(

@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-import aiohttp
 import httpx
 import pytest
 
@@ -17,7 +16,7 @@ from saferollout.simulation import BackendHandle
 from saferollout.store import Store
 
 from ..servers import free_port
-from .conftest import BROKEN, STALLING, make_config
+from .conftest import BROKEN, STALLING, make_config, send_chats
 
 CHAT = {
     "model": "whatever",
@@ -377,18 +376,8 @@ def test_health_ready_and_metrics(
 
 
 async def _load(url: str, n: int, concurrency: int) -> list[int]:
-    """n requests, a third streamed, from `concurrency` parallel clients."""
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(i: int, session: aiohttp.ClientSession) -> int:
-        async with sem:
-            body = {**CHAT, "stream": i % 3 == 0, "user": f"user-{i % 50}"}
-            async with session.post(url + "/v1/chat/completions", json=body) as r:
-                await r.read()
-                return r.status
-
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(one(i, session) for i in range(n)))
+    """n requests, a third streamed, from `concurrency` parallel clients: the statuses."""
+    return [status for status, _id in await send_chats(url, n, concurrency)]
 
 
 def test_exactly_one_record_per_request_under_concurrency(

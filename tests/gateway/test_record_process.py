@@ -19,7 +19,6 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 
@@ -28,25 +27,14 @@ from saferollout.gateway._record_process import record_to_row
 from saferollout.simulation import BackendHandle
 from saferollout.store import InteractionRecord, Store
 
-from .conftest import make_config
-
-CHAT = {"model": "m", "messages": [{"role": "user", "content": "Name three rivers."}]}
+from .conftest import make_config, send_chats
 
 
-async def _traffic(url: str, n: int, concurrency: int = 16) -> list[str]:
-    """n requests (a third streamed); the request ids the clients saw, all answered 200."""
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(i: int, session: aiohttp.ClientSession) -> str:
-        async with sem:
-            body = {**CHAT, "stream": i % 3 == 0, "user": f"user-{i % 40}"}
-            async with session.post(url + "/v1/chat/completions", json=body) as r:
-                await r.read()
-                assert r.status == 200
-                return r.headers["X-Request-Id"]
-
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(one(i, session) for i in range(n)))
+async def _traffic(url: str, n: int) -> list[str]:
+    """n requests from 16 clients, all answered 200: the request ids they saw."""
+    answers = await send_chats(url, n, 16, content="Name three rivers.")
+    assert all(status == 200 and rid for status, rid in answers), answers
+    return [rid for _status, rid in answers if rid]
 
 
 def _signal_during_traffic(gw: GatewayHandle, signum: int, times: int) -> list[str]:

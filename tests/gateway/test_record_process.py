@@ -103,6 +103,9 @@ def test_writer_process_killed_under_traffic_loses_and_doubles_nothing(
     assert len(stored) == len(ids) == len(set(ids))
     assert set(stored) == set(ids)
     assert writer.starts >= 4  # a new process after each signal
+    registry = gw.gateway.metrics.registry
+    restarts = registry.get_sample_value("saferollout_record_writer_restarts_total")
+    assert restarts == writer.starts - 1
     assert writer.written == len(ids)  # a batch sent again is not counted again
     assert writer.dropped == 0
     if signum == signal.SIGKILL:  # killed holding batches: a new process got them

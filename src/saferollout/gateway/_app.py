@@ -193,6 +193,7 @@ class Gateway:
             max_queue=self.config.server.record_queue_max,
             on_written=self._count_written,
             on_drop=m.records_dropped.inc,
+            on_restart=m.writer_restarts.inc,
         )
 
     async def _on_cleanup(self, _app: web.Application) -> None:

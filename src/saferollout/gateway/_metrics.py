@@ -129,8 +129,15 @@ class GatewayMetrics:
             "Interaction records dropped because the writer queue was full",
             registry=r,
         )
+        self.writer_restarts = Counter(
+            "saferollout_record_writer_restarts",
+            "Record-writer processes started again after one died (its batches were resent)",
+            registry=r,
+        )
         self.record_queue = Gauge(
-            "saferollout_record_queue_depth", "Records waiting to be written", registry=r
+            "saferollout_record_queue_depth",
+            "Records waiting to be written (queued, or sent and not yet acknowledged)",
+            registry=r,
         )
         # One cache lookup per request finds both children it updates.
         self._served: dict[tuple[str, str, int, str | None], tuple[Counter, Histogram]] = {}

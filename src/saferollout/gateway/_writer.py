@@ -50,6 +50,7 @@ class RecordWriter:
         max_queue: int = 200_000,
         on_written: Callable[[int, Tokens], None] | None = None,
         on_drop: Callable[[], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
     ) -> None:
         self.storage_url = storage_url
         self.redact = redact
@@ -57,6 +58,7 @@ class RecordWriter:
         self.max_queue = max_queue
         self.on_written = on_written
         self.on_drop = on_drop
+        self.on_restart = on_restart
         self._queue: deque[bytes] = deque()  # pickled rows
         self._unacked: OrderedDict[int, tuple[int, bytes]] = OrderedDict()  # seq -> (n, payload)
         self._unacked_records = 0
@@ -204,6 +206,8 @@ class RecordWriter:
         self._batches = Connection(batches_w, readable=False)
         self._acks = Connection(acks_r, writable=False)
         self.starts += 1
+        if self.starts > 1 and self.on_restart is not None:
+            self.on_restart()
         try:
             # The settings travel on the pipe, not argv: the URL may hold a password.
             init = (self.storage_url, self.redact, log.getEffectiveLevel())

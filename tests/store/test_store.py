@@ -216,3 +216,16 @@ def test_recent_responses_are_answers_a_client_got(store: Store) -> None:
     assert store.recent_responses("stable", 100) == [f"answer {i}" for i in range(5, -1, -1)]
     assert store.recent_responses("canary", 10) == ["answer 15"]
     assert store.recent_responses("nobody", 10) == []
+
+
+def test_a_failed_insert_does_not_quote_the_records(store: Store) -> None:
+    """Errors reach logs (the record writer logs each failed attempt): they must
+    not carry what users wrote, which SQLAlchemy quotes unless told not to."""
+    bad = rec(1)
+    bad.response_text = "my card is 4111 1111 1111 1111"
+    bad.latency_ms = object()  # type: ignore[assignment]  # no driver can bind it
+    with pytest.raises(Exception) as caught:
+        store.insert_interactions([bad])
+    text = "".join(str(e) for e in (caught.value, caught.value.__cause__) if e is not None)
+    assert "4111" not in text and "question 1" not in text
+    assert "hidden" in text  # SQLAlchemy says the parameters were left out

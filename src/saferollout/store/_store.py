@@ -59,14 +59,19 @@ class Store:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        # hide_parameters: error messages reach logs, and parameters are what users wrote.
         try:
             if self.is_sqlite:
                 self.engine = sa.create_engine(
-                    self.url, connect_args={"timeout": 30, "check_same_thread": False}
+                    self.url,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    hide_parameters=True,
                 )
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=5)
+                self.engine = sa.create_engine(
+                    self.url, pool_pre_ping=True, pool_size=5, hide_parameters=True
+                )
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreUnavailable(f"storage.url {redact_url(url)!r}: {exc}") from exc
         if create:

@@ -104,7 +104,13 @@ server: {{port: {port}, flush_interval_s: 2}}
                             return r.status
 
                     tasks = [asyncio.create_task(one(i)) for i in range(30)]
-                    await asyncio.sleep(0.1)  # all in flight, waiting on the 300 ms models
+                    # Stop only once all 30 wait on the 300 ms models: a request that
+                    # had not reached the gateway yet would rightly be refused.
+                    for _ in range(500):
+                        arrived = sum(b.stats().get("requests", 0) for b in (stable, canary))
+                        if arrived >= 30:
+                            break
+                        await asyncio.sleep(0.01)
                     proc.send_signal(signal.SIGTERM)
                     return await asyncio.gather(*tasks)
 

@@ -77,6 +77,28 @@ def test_stable_must_be_a_version() -> None:
     assert line == 1 and path == ""
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite:///:memory:",
+        "sqlite:///file::memory:?cache=shared",
+        "sqlite:///x.db?mode=memory&cache=shared",
+    ],
+)
+def test_in_memory_sqlite_is_refused(url: str) -> None:
+    """The record writer and scoring workers are processes: they could not open it."""
+    [(path, line, message)] = errors(BASE + f'storage:\n  url: "{url}"\n')
+    assert path == "storage.url" and line == 7
+    assert "in-memory SQLite" in message and "sqlite:///PATH.db" in message
+
+
+@pytest.mark.parametrize("url", ["sqlite:///memory.db", "sqlite:////tmp/a.db", "postgresql://h/d"])
+def test_shared_storage_urls_are_accepted(url: str) -> None:
+    assert parse_config(BASE + f'storage:\n  url: "{url}"\n', env={}).storage.url == url
+
+
 def test_missing_required_key() -> None:
     found = errors("versions: {}\nstable: a\n")
     assert ("candidate", 1, "Field required") in found

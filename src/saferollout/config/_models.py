@@ -274,7 +274,14 @@ class StorageConfig(_Model):
     @classmethod
     def _shared(cls, v: str) -> str:
         # The record writer and the scoring workers are processes of their own.
-        if v in ("sqlite://", "sqlite:///:memory:") or v.startswith("sqlite:///:memory:?"):
+        scheme, _, rest = v.partition("://")
+        database, _, query = rest.removeprefix("/").partition("?")
+        in_memory = (
+            database in ("", ":memory:")
+            or database.startswith("file::memory:")
+            or "mode=memory" in query
+        )
+        if scheme.split("+")[0].lower() == "sqlite" and in_memory:
             raise ValueError(
                 "an in-memory SQLite database lives in one process; the record writer and "
                 "scoring workers need one they can open too: use a file, sqlite:///PATH.db"

@@ -235,11 +235,15 @@ alerts:
             )
             assert all(r.headers.get("X-Hook-Token") == SECRETS["alert header"] for r in got)
             assert receiver.attempts[hook_path] > len(got)  # one attempt failed first
-            # Wait for the scoring worker: its evidence is stored text too.
+            # Wait for the records (the writer process may still be starting) and
+            # for the scoring worker: its evidence is stored text too.
             store = Store(f"sqlite:///{db}")
             deadline = time.monotonic() + 60
-            while store.count_interactions(scored=False) and time.monotonic() < deadline:
+            while (
+                store.count_interactions() < len(ids) or store.count_interactions(scored=False)
+            ) and time.monotonic() < deadline:
                 time.sleep(0.2)
+            assert store.count_interactions() >= len(ids)
             assert store.count_interactions(scored=False) == 0
             rows = store.list_interactions(limit=1000)
             store.close()

@@ -13,7 +13,7 @@ both ends are this program, so pickle is safe here):
   `(seq, rows)`, each row a pickled `record_to_row` tuple, or an empty message:
   write what came, then exit;
 - here -> gateway: `(seq, written, tokens)` once the batch is committed
-  (`written`: a `Written` as a tuple: failed attempts, last error),
+  (`written`: a `Written` as a plain tuple: failed attempts, last error),
   `tokens` being `{(version, kind, endpoint): [n, ...]}` for the token metrics.
 
 Inserts skip request ids already stored, so a batch the gateway sends again
@@ -48,7 +48,7 @@ _FIELDS = tuple(f.name for f in fields(InteractionRecord))
 record_to_row = operator.attrgetter(*_FIELDS)
 
 Tokens = dict[tuple[str, str, str], list[int]]
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
+PROTOCOL = pickle.HIGHEST_PROTOCOL  # both ends are this program
 
 
 class Written(NamedTuple):
@@ -56,10 +56,6 @@ class Written(NamedTuple):
 
     failures: int = 0
     last_error: str = ""
-
-
-def record_from_row(row: tuple[Any, ...]) -> InteractionRecord:
-    return InteractionRecord(*row)
 
 
 def main(batches_fd: int, acks_fd: int) -> None:
@@ -96,14 +92,17 @@ def main(batches_fd: int, acks_fd: int) -> None:
             if message == b"":
                 return
             seq, rows = pickle.loads(message)
-            records = [record_from_row(pickle.loads(row)) for row in rows]
+            records = [InteractionRecord(*pickle.loads(row)) for row in rows]
             tokens = prepare(records, redactor)
             written = write(store, records, lambda: stopping)
             if written is None:  # told to stop while the database was down
                 return
             if gateway_alive:
                 try:
-                    acks.send_bytes(pickle.dumps((seq, tuple(written), tokens), _PROTOCOL))
+                    # A plain tuple: run as `python -m`, this module is __main__ here, and
+                    # a pickled Written would name a class the gateway cannot find.
+                    ack = (seq, tuple(written), tokens)
+                    acks.send_bytes(pickle.dumps(ack, PROTOCOL))
                 except OSError:  # the gateway is gone: still write what is in the pipe
                     gateway_alive = False
     finally:

@@ -31,11 +31,10 @@ from multiprocessing.connection import Connection, wait
 
 from ..store import InteractionRecord
 from . import _record_process
-from ._record_process import BATCH, Tokens, Written, record_to_row
+from ._record_process import BATCH, PROTOCOL, Tokens, record_to_row
 
 log = logging.getLogger("saferollout.gateway.writer")
 
-_dumps = pickle.dumps
 MAX_UNACKED = 4  # batches sent and not yet committed; more wait in the queue here
 _CLOSE = b""  # tells the process to exit once everything before it is written
 
@@ -87,7 +86,7 @@ class RecordWriter:
             # Pickled now, while it is hot in the cache: a record kept as objects
             # until the next flush survives into the GC's older generations and is
             # traversed again and again; bytes are not tracked at all.
-            row = _dumps(record_to_row(record), pickle.HIGHEST_PROTOCOL)
+            row = pickle.dumps(record_to_row(record), PROTOCOL)
         except Exception:
             log.exception("record %s could not be serialized; dropped", record.request_id)
             self._drop()
@@ -211,7 +210,7 @@ class RecordWriter:
         try:
             # The settings travel on the pipe, not argv: the URL may hold a password.
             init = (self.storage_url, self.redact, log.getEffectiveLevel())
-            self._batches.send_bytes(pickle.dumps(init, pickle.HIGHEST_PROTOCOL))
+            self._batches.send_bytes(pickle.dumps(init, PROTOCOL))
             for n, payload in self._unacked.values():  # in the order first sent
                 self._batches.send_bytes(payload)
                 self.resent += n
@@ -227,7 +226,7 @@ class RecordWriter:
             n = min(BATCH, len(self._queue))
             rows = [popleft() for _ in range(n)]
             self._seq += 1
-            payload = pickle.dumps((self._seq, rows), pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((self._seq, rows), PROTOCOL)
             self._unacked[self._seq] = (n, payload)
             self._unacked_records += n
             self._batches.send_bytes(payload)
@@ -242,7 +241,7 @@ class RecordWriter:
         while self._acks.poll():
             acked += 1
             seq, written, tokens = pickle.loads(self._acks.recv_bytes())
-            failures, last_error = Written(*written)
+            failures, last_error = written  # a Written, sent as a plain tuple
             n, _payload = self._unacked.pop(seq)
             self._unacked_records -= n
             # Each record of it is stored now, once: ids are unique, and a batch

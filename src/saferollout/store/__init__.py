@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from . import _schema as schema
-from ._aggregates import LATENCY_BUCKETS_MS, NOT_ERRORS, VersionAggregate
+from ._aggregates import VersionAggregate
 from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
-from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
+from ._records import (
+    FLAG_COLUMNS,
+    LATENCY_BUCKETS_MS,
+    NOT_ERRORS,
+    InteractionRecord,
+    ScoreUpdate,
+)
 from ._retention import apply_retention
 from ._schema import SCHEMA_VERSION
 from ._store import Store, normalize_url, redact_url

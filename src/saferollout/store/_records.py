@@ -61,3 +61,26 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "guardrail_triggered",
     "anomaly",
 )
+
+# Upper bounds (ms) of the latency histogram; the last bucket is open-ended.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    25,
+    50,
+    100,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+    10000,
+    30000,
+)
+
+
+# Error kinds that do not count against a version: the client left, or sent a
+# request the model server rejected.
+NOT_ERRORS = ("client_disconnected", "upstream_4xx")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ._records import FLAG_COLUMNS
+from ._records import FLAG_COLUMNS, LATENCY_BUCKETS_MS
 
-SCHEMA_VERSION = 1
+# 2: interaction_rollup (filled from existing interactions on upgrade).
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -59,6 +60,35 @@ interactions = sa.Table(
         "created_at",
         sqlite_where=sa.text("scored_at IS NULL"),
         postgresql_where=sa.text("scored_at IS NULL"),
+    ),
+)
+
+# Sums of interactions per (width, start second, version, shadow) at widths of
+# 1 s, 60 s and 3600 s, kept in step with the rows (store/_rollup.py): a window
+# is read from a few of these rows, not from every interaction in it.
+ROLLUP_VALUE_COLUMNS: tuple[str, ...] = (
+    "rows",  # every row (latency is summed over these)
+    "requests",  # rows assigned here: not retried away to another version
+    "errors",  # of those, failures that count against the version
+    "retried_away",  # rows of other versions retried away from this one
+    "scored",
+    *FLAG_COLUMNS,
+    "latency_sum",
+    "latency_sumsq",
+    *(f"latency_hist_{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1)),
+)
+_FLOAT_VALUES = {"latency_sum", "latency_sumsq"}
+
+interaction_rollup = sa.Table(
+    "interaction_rollup",
+    metadata,
+    sa.Column("width", sa.Integer, primary_key=True),
+    sa.Column("start", sa.BigInteger, primary_key=True),
+    sa.Column("version", sa.String(128), primary_key=True),
+    sa.Column("shadow", sa.Boolean, primary_key=True),
+    *(
+        sa.Column(name, sa.Float if name in _FLOAT_VALUES else sa.BigInteger, nullable=False)
+        for name in ROLLUP_VALUE_COLUMNS
     ),
 )
 

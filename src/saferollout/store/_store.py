@@ -19,12 +19,27 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import _rollup
 from . import _schema as s
 from ._aggregates import VersionAggregate, aggregate_versions
 from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 
 _INTERACTION_COLUMNS = [c.name for c in s.interactions.columns]
+# What a row contributes to the rollup is computed from these columns.
+_ROLLUP_INPUTS = [
+    s.interactions.c[name]
+    for name in (
+        "created_at",
+        "version",
+        "shadow",
+        "retried_from",
+        "error_kind",
+        "latency_ms",
+        "scored_at",
+        *FLAG_COLUMNS,
+    )
+]
 STATE_CHANNEL = "saferollout_state"
 log = logging.getLogger("saferollout.store")
 
@@ -99,6 +114,29 @@ class Store:
                     f"database schema version {row[0]} is newer than this saferollout "
                     f"({s.SCHEMA_VERSION}); upgrade saferollout"
                 )
+        if row is not None and int(row[0]) < 2:
+            self._fill_rollup()
+
+    def _fill_rollup(self) -> None:
+        """Upgrade from schema 1: sum the interactions already stored into the rollup.
+
+        The version is bumped first, in the same transaction: of several processes
+        starting at once, the one whose UPDATE changed the row does the work.
+        """
+        meta = s.meta.c
+        claim = (
+            sa.update(s.meta)
+            .where(meta.key == "schema_version", meta.value == "1")
+            .values(value=str(s.SCHEMA_VERSION))
+        )
+        with self._begin() as conn:
+            if conn.execute(claim).rowcount != 1:
+                return
+            log.info("schema upgrade 1 -> %d: filling the interaction rollup", s.SCHEMA_VERSION)
+            rows = sa.select(*_ROLLUP_INPUTS)
+            with conn.execute(rows, execution_options={"stream_results": True}) as result:
+                for chunk in result.mappings().partitions(10_000):
+                    _rollup.apply(conn, self._insert, _rollup.row_deltas(chunk))
 
     def schema_version(self) -> int:
         with self._connect() as conn:
@@ -145,7 +183,10 @@ class Store:
             .returning(s.interactions.c.request_id)
         )
         with self._begin() as conn:
-            return len(conn.execute(stmt, rows).all())
+            new = set(conn.execute(stmt, rows).scalars())
+            fresh = rows if len(new) == len(rows) else [r for r in rows if r["request_id"] in new]
+            _rollup.apply(conn, self._insert, _rollup.row_deltas(fresh))
+        return len(new)
 
     def count_interactions(
         self, version: str | None = None, *, shadow: bool | None = None, scored: bool | None = None
@@ -303,31 +344,39 @@ class Store:
         return [_row_dict(r) for r in rows]
 
     def write_scores(self, updates: Sequence[ScoreUpdate]) -> None:
+        """Store scores and flags. A record already scored keeps its first scores
+        (two workers can score one record when a claim expired), so that the
+        rollup counts it once."""
         if not updates:
             return
         now = time.time()
         c = s.interactions.c
+        # One statement per record: UPDATE ... RETURNING says which rows it
+        # changed, which executemany cannot.
         stmt = (
             sa.update(s.interactions)
-            .where(c.request_id == sa.bindparam("rid"))
+            .where(c.request_id == sa.bindparam("rid"), c.scored_at.is_(None))
             .values(
                 scored_at=now,
                 scores_json=sa.bindparam("scores"),
                 evidence_json=sa.bindparam("evidence"),
                 **{name: sa.bindparam(f"f_{name}") for name in FLAG_COLUMNS},
             )
+            .returning(c.created_at, c.version, c.shadow, *(c[f] for f in FLAG_COLUMNS))
         )
-        rows = [
-            {
-                "rid": u.request_id,
-                "scores": _dumps(u.scores),
-                "evidence": _dumps(u.evidence),
-                **{f"f_{name}": bool(u.flags.get(name, False)) for name in FLAG_COLUMNS},
-            }
-            for u in updates
-        ]
         with self._begin() as conn:
-            conn.execute(stmt, rows)
+            scored = []
+            for u in updates:
+                params = {
+                    "rid": u.request_id,
+                    "scores": _dumps(u.scores),
+                    "evidence": _dumps(u.evidence),
+                    **{f"f_{name}": bool(u.flags.get(name, False)) for name in FLAG_COLUMNS},
+                }
+                row = conn.execute(stmt, params).first()
+                if row is not None:
+                    scored.append(row._mapping)
+            _rollup.apply(conn, self._insert, _rollup.score_deltas(scored))
 
     # -- rollout state -------------------------------------------------------
 
@@ -786,22 +835,25 @@ class Store:
         dashboard never wait long on the table; call until it returns 0.
         """
         c = s.interactions.c
+        oldest = (
+            sa.select(c.request_id).where(c.created_at < cutoff).order_by(c.created_at).limit(batch)
+        )
+        # DELETE ... RETURNING: the rollup loses exactly what was deleted, as it was.
+        delete = (
+            sa.delete(s.interactions)
+            .where(c.request_id.in_(oldest))
+            .returning(c.request_id, *_ROLLUP_INPUTS)
+        )
         with self._begin() as conn:
-            ids = (
-                conn.execute(
-                    sa.select(c.request_id)
-                    .where(c.created_at < cutoff)
-                    .order_by(c.created_at)
-                    .limit(batch)
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
+            rows = [r._mapping for r in conn.execute(delete)]
+            if not rows:
                 return 0
+            ids = [r["request_id"] for r in rows]
             conn.execute(sa.delete(s.feedback).where(s.feedback.c.request_id.in_(ids)))
-            conn.execute(sa.delete(s.interactions).where(c.request_id.in_(ids)))
-        return len(ids)
+            deltas = _rollup.row_deltas(rows, sign=-1)
+            _rollup.apply(conn, self._insert, deltas)
+            _rollup.drop_empty(conn, deltas)
+        return len(rows)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,15 +38,26 @@ _LAT_SUMSQ = _LAT_SUM + 1
 _HIST0 = _LAT_SUMSQ + 1
 VALUE_COLUMNS = s.ROLLUP_VALUE_COLUMNS
 _KEY = ("width", "start", "version", "shadow")
+# The interaction columns a row's contribution is computed from, in order.
+INPUTS = (
+    "created_at",
+    "version",
+    "shadow",
+    "retried_from",
+    "error_kind",
+    "latency_ms",
+    "scored_at",
+    *FLAG_COLUMNS,
+)
 
 Key = tuple[int, int, str, bool]  # (width, start, version, shadow)
 
 
-def row_deltas(rows: Iterable[Mapping[str, Any]], sign: int = 1) -> dict[Key, list[float]]:
+def row_deltas(rows: Iterable[Sequence[Any]], sign: int = 1) -> dict[Key, list[float]]:
     """What rows add to (sign 1) or take from (-1) the rollup.
 
-    A row needs created_at, version, shadow, retried_from, error_kind,
-    latency_ms, and, if it counts as scored, scored_at and the flag columns.
+    A row is a tuple in INPUTS order; the flags may be left out when the row
+    is not scored (scored_at None).
     """
     per_second: dict[tuple[int, str, bool], list[float]] = {}
     width = len(VALUE_COLUMNS)
@@ -58,46 +69,43 @@ def row_deltas(rows: Iterable[Mapping[str, Any]], sign: int = 1) -> dict[Key, li
             v = per_second[key] = [0] * width
         return v
 
-    for row in rows:
-        second = math.floor(row["created_at"])
-        shadow = bool(row["shadow"])
-        v = vector(second, row["version"], shadow)
+    for created_at, version, shadow, retried_from, error, latency, scored_at, *flags in rows:
+        second = math.floor(created_at)
+        shadow = bool(shadow)
+        v = vector(second, version, shadow)
         v[_ROWS] += sign
-        retried_from = row["retried_from"]
         if retried_from is None:
             v[_REQUESTS] += sign
-            error = row["error_kind"]
             if error is not None and error not in _NOT_ERRORS:
                 v[_ERRORS] += sign
         else:
             # Assigned to the version that failed it: its request and its error.
             vector(second, retried_from, shadow)[_RETRIED] += sign
-        latency = row["latency_ms"]
         v[_LAT_SUM] += sign * latency
         v[_LAT_SUMSQ] += sign * latency * latency
         if latency >= 0:
             v[_HIST0 + bisect.bisect_right(LATENCY_BUCKETS_MS, latency)] += sign
-        if row.get("scored_at") is not None:
-            _add_scored(v, row, sign)
+        if scored_at is not None:
+            _add_scored(v, flags, sign)
     return _widen(per_second)
 
 
-def score_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[float]]:
-    """What newly scored rows add: one scored record and its flags."""
+def score_deltas(rows: Iterable[Sequence[Any]]) -> dict[Key, list[float]]:
+    """What newly scored rows add; a row: (created_at, version, shadow, *flags)."""
     per_second: dict[tuple[int, str, bool], list[float]] = {}
-    for row in rows:
-        key = (math.floor(row["created_at"]), row["version"], bool(row["shadow"]))
+    for created_at, version, shadow, *flags in rows:
+        key = (math.floor(created_at), version, bool(shadow))
         v = per_second.get(key)
         if v is None:
             v = per_second[key] = [0] * len(VALUE_COLUMNS)
-        _add_scored(v, row, 1)
+        _add_scored(v, flags, 1)
     return _widen(per_second)
 
 
-def _add_scored(v: list[float], row: Mapping[str, Any], sign: int) -> None:
+def _add_scored(v: list[float], flags: Sequence[Any], sign: int) -> None:
     v[_SCORED] += sign
-    for i, name in enumerate(FLAG_COLUMNS):
-        if row[name]:
+    for i, flag in enumerate(flags):
+        if flag:
             v[_FLAG0 + i] += sign
 
 

@@ -26,20 +26,7 @@ from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 
 _INTERACTION_COLUMNS = [c.name for c in s.interactions.columns]
-# What a row contributes to the rollup is computed from these columns.
-_ROLLUP_INPUTS = [
-    s.interactions.c[name]
-    for name in (
-        "created_at",
-        "version",
-        "shadow",
-        "retried_from",
-        "error_kind",
-        "latency_ms",
-        "scored_at",
-        *FLAG_COLUMNS,
-    )
-]
+_ROLLUP_INPUTS = [s.interactions.c[name] for name in _rollup.INPUTS]
 STATE_CHANNEL = "saferollout_state"
 log = logging.getLogger("saferollout.store")
 
@@ -89,6 +76,12 @@ class Store:
                 )
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreUnavailable(f"storage.url {redact_url(url)!r}: {exc}") from exc
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_sql = (
+            f"INSERT INTO {s.interactions.name} ({', '.join(_RECORD_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_RECORD_COLUMNS))}) "
+            "ON CONFLICT (request_id) DO NOTHING"
+        )
         if create:
             try:
                 self.create_schema()
@@ -135,7 +128,7 @@ class Store:
             log.info("schema upgrade 1 -> %d: filling the interaction rollup", s.SCHEMA_VERSION)
             rows = sa.select(*_ROLLUP_INPUTS)
             with conn.execute(rows, execution_options={"stream_results": True}) as result:
-                for chunk in result.mappings().partitions(10_000):
+                for chunk in result.partitions(10_000):
                     _rollup.apply(conn, self._insert, _rollup.row_deltas(chunk))
 
     def schema_version(self) -> int:
@@ -175,18 +168,22 @@ class Store:
         batch never counts a request twice. Returns how many were new."""
         if not records:
             return 0
-        rows = [_record_row(r) for r in records]
-        # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT batches.
-        stmt = (
-            self._insert(s.interactions)
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(s.interactions.c.request_id)
-        )
+        c = s.interactions.c
+        ids = [r.request_id for r in records]
         with self._begin() as conn:
-            new = set(conn.execute(stmt, rows).scalars())
-            fresh = rows if len(new) == len(rows) else [r for r in rows if r["request_id"] in new]
-            _rollup.apply(conn, self._insert, _rollup.row_deltas(fresh))
-        return len(new)
+            # Only a batch sent again after a record-writer process died holds
+            # stored ids, and that process can no longer commit: nothing else
+            # inserts these ids meanwhile, so reading first is exact.
+            stored = set(
+                conn.execute(sa.select(c.request_id).where(c.request_id.in_(ids))).scalars()
+            )
+            fresh = [r for r in records if r.request_id not in stored] if stored else records
+            if fresh:
+                # The driver's executemany on tuples: SQLAlchemy's per-row parameter
+                # handling cost more than SQLite's insert (the record writer's hot path).
+                conn.exec_driver_sql(self._insert_sql, [_record_row(r) for r in fresh])
+                _rollup.apply(conn, self._insert, _rollup.row_deltas(map(_rollup_input, fresh)))
+        return len(fresh)
 
     def count_interactions(
         self, version: str | None = None, *, shadow: bool | None = None, scored: bool | None = None
@@ -375,7 +372,7 @@ class Store:
                 }
                 row = conn.execute(stmt, params).first()
                 if row is not None:
-                    scored.append(row._mapping)
+                    scored.append(row)
             _rollup.apply(conn, self._insert, _rollup.score_deltas(scored))
 
     # -- rollout state -------------------------------------------------------
@@ -845,12 +842,12 @@ class Store:
             .returning(c.request_id, *_ROLLUP_INPUTS)
         )
         with self._begin() as conn:
-            rows = [r._mapping for r in conn.execute(delete)]
+            rows = conn.execute(delete).all()
             if not rows:
                 return 0
-            ids = [r["request_id"] for r in rows]
+            ids = [r[0] for r in rows]
             conn.execute(sa.delete(s.feedback).where(s.feedback.c.request_id.in_(ids)))
-            deltas = _rollup.row_deltas(rows, sign=-1)
+            deltas = _rollup.row_deltas((r[1:] for r in rows), sign=-1)
             _rollup.apply(conn, self._insert, deltas)
             _rollup.drop_empty(conn, deltas)
         return len(rows)
@@ -865,28 +862,57 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _record_row(r: InteractionRecord) -> dict[str, Any]:
-    return {
-        "request_id": r.request_id,
-        "created_at": r.created_at,
-        "version": r.version,
-        "endpoint": r.endpoint,
-        "status_code": r.status_code,
-        "latency_ms": r.latency_ms,
-        "stream": r.stream,
-        "sticky_key_hash": r.sticky_key_hash,
-        "session_id": r.session_id,
-        "request_json": _dumps(r.request_messages),
-        "response_text": r.response_text,
-        "error_kind": r.error_kind,
-        "ttft_ms": r.ttft_ms,
-        "prompt_tokens": r.prompt_tokens,
-        "completion_tokens": r.completion_tokens,
-        "shadow": r.shadow,
-        "retried_from": r.retried_from,
-        "rollout_step": r.rollout_step,
-        "extra_json": _dumps(r.extra) if r.extra else None,
-    }
+_RECORD_COLUMNS = (
+    "request_id",
+    "created_at",
+    "version",
+    "endpoint",
+    "status_code",
+    "latency_ms",
+    "stream",
+    "sticky_key_hash",
+    "session_id",
+    "request_json",
+    "response_text",
+    "error_kind",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "shadow",
+    "retried_from",
+    "rollout_step",
+    "extra_json",
+)
+
+
+def _record_row(r: InteractionRecord) -> tuple[Any, ...]:
+    """The record as insert parameters, in _RECORD_COLUMNS order."""
+    return (
+        r.request_id,
+        r.created_at,
+        r.version,
+        r.endpoint,
+        r.status_code,
+        r.latency_ms,
+        r.stream,
+        r.sticky_key_hash,
+        r.session_id,
+        _dumps(r.request_messages),
+        r.response_text,
+        r.error_kind,
+        r.ttft_ms,
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.shadow,
+        r.retried_from,
+        r.rollout_step,
+        _dumps(r.extra) if r.extra else None,
+    )
+
+
+def _rollup_input(r: InteractionRecord) -> tuple[Any, ...]:
+    """A new record in `_rollup.INPUTS` order (not scored yet: no flags)."""
+    return (r.created_at, r.version, r.shadow, r.retried_from, r.error_kind, r.latency_ms, None)
 
 
 def _row_dict(row: sa.Row[Any]) -> dict[str, Any]:

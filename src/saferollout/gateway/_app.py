@@ -290,7 +290,6 @@ class Gateway:
             record.extra["client"] = client.name
             if pinned_from is not None:
                 record.extra["pinned_from"] = pinned_from
-        self.feedback.track(record)
         shadow = self.shadow
         if (
             shadow is not None
@@ -337,7 +336,7 @@ class Gateway:
             self.metrics.observe(
                 record.version, endpoint, record.status_code, total, record.error_kind
             )
-            self.metrics.overhead.observe(max(total - upstream_s, 0.0))
+            self.metrics.observe_overhead(max(total - upstream_s, 0.0))
             if record.error_kind == "stream_broken":
                 self.metrics.errors.labels(record.version, record.error_kind).inc()
             self.feedback.observe(record)
@@ -491,7 +490,7 @@ class Gateway:
         """Answer a request refused before any version served it: no record, counted
         under version "none"."""
         ids[OVERRIDE_HEADER] = "none"
-        self.metrics.requests.labels("none", endpoint, str(exc.status)).inc()
+        self.metrics.count_refused(endpoint, exc.status)
         return error_response(
             exc.status,
             exc.message,
@@ -582,6 +581,7 @@ class Gateway:
         except aiohttp.ClientError:
             return _Failure("upstream_error", 502)
         response = web.StreamResponse(status=200, headers={**headers, **_SSE_HEADERS})
+        self.feedback.track(record)  # the client sees its request id from here on
         await response.prepare(request)
         record.status_code = 200
         record.ttft_ms = (time.perf_counter() - started) * 1000

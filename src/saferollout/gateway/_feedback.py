@@ -170,17 +170,24 @@ class FeedbackRoutes:
     # -- the request path ----------------------------------------------------------
 
     def track(self, record: InteractionRecord) -> None:
-        """A request was assigned: feedback on it is accepted from now on."""
+        """A stream's headers are about to go out: the client knows the request id
+        before the request finished, so feedback on it is accepted from now on.
+
+        Other answers need no call: `observe` runs before their response is
+        written (the gateway's `finally`), so no client can send an id sooner.
+        """
+        self._remember(record.request_id, record)
+
+    def _remember(self, rid: str, entry: InteractionRecord | str) -> None:
         recent = self._recent
-        recent[record.request_id] = record
+        recent[rid] = entry
         if len(recent) > self.recent_max:
             recent.popitem(last=False)
 
     def observe(self, record: InteractionRecord) -> None:
         """A request finished: remember its final version, detect implicit signals."""
         rid = record.request_id
-        if rid in self._recent:
-            self._recent[rid] = record.version
+        self._remember(rid, record.version)
         if (
             record.stream
             and record.status_code == 200

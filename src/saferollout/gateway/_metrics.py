@@ -11,15 +11,27 @@ labelled `gen_ai_operation_name`, `gen_ai_request_model`, `version`); the older
 per-version `saferollout_request_duration_seconds` and
 `saferollout_time_to_first_token_seconds` are summed from them at scrape time
 (`_VersionRollup`), so both names cost the request path one observation.
+
+Served requests (their count, duration and the gateway's own overhead) are
+not prometheus_client metrics on the request path: they are plain lists
+updated by the event loop alone, turned into the same families at scrape time
+(`_ServedCollector`). prometheus_client takes a lock per value and walks the
+buckets in Python; measured side by side at 16 connections, its three
+observations per request cost ~8% of the gateway's throughput, the lists
+about a fifth of that. Only the event-loop thread writes them, so no lock:
+a scrape (in a worker thread) copies each list in one C call and derives a
+histogram's count from its buckets, so the two always agree.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05)
@@ -40,12 +52,6 @@ class GatewayMetrics:
         self.models = dict(models or {})
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
-            "saferollout_requests",
-            "Client requests served, by the version that answered",
-            ["version", "endpoint", "code"],
-            registry=r,
-        )
         self.errors = Counter(
             "saferollout_errors",
             "Upstream errors by version and kind (connect, timeout, upstream_5xx, ...)",
@@ -56,14 +62,6 @@ class GatewayMetrics:
             "saferollout_retries_on_stable",
             "Requests retried on stable after the assigned version failed",
             ["from_version"],
-            registry=r,
-        )
-        self.duration = Histogram(
-            "gen_ai_client_operation_duration_seconds",
-            "Time from request to last byte, by version, operation and model; error_type "
-            "is the failure kind, empty on success (gen_ai.client.operation.duration)",
-            [*_GEN_AI_LABELS, "error_type"],
-            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.ttft = Histogram(
@@ -83,25 +81,11 @@ class GatewayMetrics:
         )
         r.register(
             _VersionRollup(
-                self.duration,
-                "saferollout_request_duration_seconds",
-                "Time from request to last byte, by version "
-                "(gen_ai_client_operation_duration_seconds summed by version)",
-            )
-        )
-        r.register(
-            _VersionRollup(
                 self.ttft,
                 "saferollout_time_to_first_token_seconds",
                 "Time from request to the first streamed byte, by version "
                 "(gen_ai_server_time_to_first_token_seconds summed by version)",
             )
-        )
-        self.overhead = Histogram(
-            "saferollout_gateway_overhead_seconds",
-            "Time the gateway itself added: total minus time waiting on upstream",
-            buckets=_OVERHEAD_BUCKETS,
-            registry=r,
         )
         self.tokens = Counter(
             "saferollout_tokens",
@@ -139,8 +123,11 @@ class GatewayMetrics:
             "Records waiting to be written (queued, or sent and not yet acknowledged)",
             registry=r,
         )
-        # One cache lookup per request finds both children it updates.
-        self._served: dict[tuple[str, str, int, str | None], tuple[Counter, Histogram]] = {}
+        # (version, endpoint, code, error kind) -> [sum of seconds, count per bucket...]
+        self._served: dict[tuple[str, str, int, str | None], list[float]] = {}
+        self._refused: dict[tuple[str, str], int] = {}  # (endpoint, code), version "none"
+        self._overhead: list[float] = [0.0] * (len(_OVERHEAD_BUCKETS) + 2)
+        r.register(_ServedCollector(self))
         self._ttft: dict[tuple[str, str], Histogram] = {}
         self._tokens: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
@@ -150,16 +137,25 @@ class GatewayMetrics:
     def observe(
         self, version: str, endpoint: str, code: int, seconds: float, error: str | None = None
     ) -> None:
-        """One served request: its count and duration (`error`: the failure kind)."""
+        """One served request: its count and duration (`error`: the failure kind).
+        Event-loop thread only."""
         key = (version, endpoint, code, error)
-        children = self._served.get(key)
-        if children is None:
-            children = self._served[key] = (
-                self.requests.labels(version, endpoint, str(code)),
-                self.duration.labels(*self._gen_ai(version, endpoint), error or ""),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        acc = self._served.get(key)
+        if acc is None:
+            acc = self._served[key] = [0.0] * (len(_LATENCY_BUCKETS) + 2)
+        acc[0] += seconds
+        acc[1 + bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+
+    def observe_overhead(self, seconds: float) -> None:
+        """Time the gateway itself added to a request. Event-loop thread only."""
+        acc = self._overhead
+        acc[0] += seconds
+        acc[1 + bisect.bisect_left(_OVERHEAD_BUCKETS, seconds)] += 1
+
+    def count_refused(self, endpoint: str, code: int) -> None:
+        """A request refused before any version served it (version "none")."""
+        key = (endpoint, str(code))
+        self._refused[key] = self._refused.get(key, 0) + 1
 
     def observe_ttft(
         self, version: str, seconds: float, endpoint: str = "chat.completions"
@@ -222,3 +218,81 @@ class _VersionRollup(Collector):
         for version, per_le in buckets.items():
             family.add_metric([version], list(per_le.items()), sums.get(version, 0.0))
         yield family
+
+
+class _ServedCollector(Collector):
+    """Served requests' count, duration and overhead families, built at scrape time."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return [
+            CounterMetricFamily("saferollout_requests", "", labels=["version", "endpoint", "code"]),
+            HistogramMetricFamily("gen_ai_client_operation_duration_seconds", ""),
+            HistogramMetricFamily("saferollout_request_duration_seconds", ""),
+            HistogramMetricFamily("saferollout_gateway_overhead_seconds", ""),
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        # One C call each: a consistent copy while the event loop goes on.
+        served = [(key, list(acc)) for key, acc in list(m._served.items())]
+        requests = CounterMetricFamily(
+            "saferollout_requests",
+            "Client requests served, by the version that answered",
+            labels=["version", "endpoint", "code"],
+        )
+        counts: dict[tuple[str, str, str], float] = {}
+        for (version, endpoint, code, _error), acc in served:
+            key = (version, endpoint, str(code))
+            counts[key] = counts.get(key, 0) + sum(acc[1:])
+        for (endpoint, code), n in list(m._refused.items()):
+            counts[("none", endpoint, code)] = n
+        for labels, n in counts.items():
+            requests.add_metric(list(labels), n)
+        yield requests
+
+        duration: dict[tuple[str, str, str, str], list[float]] = {}
+        per_version: dict[str, list[float]] = {}
+        for (version, endpoint, _code, error), acc in served:
+            for key, into in (
+                ((*m._gen_ai(version, endpoint), error or ""), duration),
+                (version, per_version),
+            ):
+                total = into.setdefault(key, [0.0] * len(acc))  # type: ignore[call-overload]
+                for i, x in enumerate(acc):
+                    total[i] += x
+        family = HistogramMetricFamily(
+            "gen_ai_client_operation_duration_seconds",
+            "Time from request to last byte, by version, operation and model; error_type "
+            "is the failure kind, empty on success (gen_ai.client.operation.duration)",
+            labels=[*_GEN_AI_LABELS, "error_type"],
+        )
+        for labels, acc in duration.items():
+            family.add_metric(list(labels), *_buckets(_LATENCY_BUCKETS, acc))
+        yield family
+        family = HistogramMetricFamily(
+            "saferollout_request_duration_seconds",
+            "Time from request to last byte, by version "
+            "(gen_ai_client_operation_duration_seconds summed by version)",
+            labels=["version"],
+        )
+        for version, acc in per_version.items():
+            family.add_metric([version], *_buckets(_LATENCY_BUCKETS, acc))
+        yield family
+        family = HistogramMetricFamily(
+            "saferollout_gateway_overhead_seconds",
+            "Time the gateway itself added: total minus time waiting on upstream",
+        )
+        family.add_metric([], *_buckets(_OVERHEAD_BUCKETS, list(m._overhead)))
+        yield family
+
+
+def _buckets(bounds: tuple[float, ...], acc: list[float]) -> tuple[list[tuple[str, float]], float]:
+    """([(le, cumulative count)], sum) from [sum, count per bucket..., count above]."""
+    out, running = [], 0.0
+    for bound, n in zip((*bounds, float("inf")), acc[1:], strict=True):
+        running += n
+        out.append((floatToGoString(bound), running))
+    return out, acc[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +69,8 @@ def test_windows_from_the_rollup_equal_windows_from_the_rows(store: Store) -> No
     rng = random.Random(7)
     span = 3 * 3600 + 1234.5  # crosses hours, minutes and seconds
     records = _records(rng, 1500, span)
-    for i in range(0, len(records), 400):
+    assert store.insert_interactions(records[:400] + records[:3]) == 400  # ids twice in a batch
+    for i in range(400, len(records), 400):
         store.insert_interactions(records[i : i + 400])
     store.insert_interactions(records[:50])  # a resent batch adds nothing
     picked = rng.sample(records, 600)
@@ -180,3 +182,45 @@ def test_split_window_covers_every_second_once(seed: int) -> None:
         for a, b in edges:
             assert since <= a < b and (until is None or b <= until) and b - a < 2
         assert len(pieces) <= 2 * len(_rollup.WIDTHS) - 1
+
+
+def test_a_batch_racing_another_writer_is_refused_whole(store_url: str) -> None:
+    """A dead writer's COMMIT may land after our read of stored ids: the batch is
+    refused whole, and inserting it again adds only what is new."""
+    from saferollout.store import ConcurrentInsert
+    from saferollout.store._store import _record_row
+
+    ours, other = Store(store_url), Store(store_url)
+    x, y = _records(random.Random(5), 2, 10.0)
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with other.engine.begin() as conn:  # commits when the block ends
+            conn.exec_driver_sql(other._insert_sql, [_record_row(x)])
+            inserted.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    try:
+        assert inserted.wait(10)
+        threading.Timer(0.3, release.set).start()  # our insert waits on its lock meanwhile
+        with pytest.raises(ConcurrentInsert, match="1 of 2 request ids"):
+            ours.insert_interactions([x, y])
+    finally:
+        release.set()
+        thread.join()
+    assert ours.get_interaction(y.request_id) is None  # nothing of the batch was written
+    assert ours.insert_interactions([x, y]) == 1
+    try:
+        # x came in without the rollup (the other writer was raw SQL), y with it.
+        with ours.engine.connect() as conn:
+            rollup_rows = conn.execute(
+                sa.select(sa.func.sum(s.interaction_rollup.c.rows)).where(
+                    s.interaction_rollup.c.width == 1
+                )
+            ).scalar()
+        assert rollup_rows == 1
+    finally:
+        ours.close()
+        other.close()

@@ -18,9 +18,10 @@ updated by the event loop alone, turned into the same families at scrape time
 (`_ServedCollector`). prometheus_client takes a lock per value and walks the
 buckets in Python: its three observations per request took 2.9 us in a
 loop (0.6 us as lists), and leaving them out raised the gateway's throughput
-at 16 connections by ~8% (bench/README, session 5). Only the event-loop thread writes them, so no lock:
-a scrape (in a worker thread) copies each list in one C call and derives a
-histogram's count from its buckets, so the two always agree.
+at 16 connections by ~8% (bench/README, session 5). Only the event-loop
+thread writes the lists, so no lock: a scrape (in a worker thread) copies
+each in one C call and derives a histogram's count from its buckets, so the
+two always agree.
 """
 
 from __future__ import annotations

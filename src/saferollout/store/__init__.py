@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import _schema as schema
 from ._aggregates import VersionAggregate
-from ._exceptions import SchemaTooNew, StaleState, StoreError, StoreUnavailable
+from ._exceptions import ConcurrentInsert, SchemaTooNew, StaleState, StoreError, StoreUnavailable
 from ._records import (
     FLAG_COLUMNS,
     LATENCY_BUCKETS_MS,
@@ -21,6 +21,7 @@ __all__ = [
     "LATENCY_BUCKETS_MS",
     "NOT_ERRORS",
     "SCHEMA_VERSION",
+    "ConcurrentInsert",
     "InteractionRecord",
     "SchemaTooNew",
     "ScoreUpdate",

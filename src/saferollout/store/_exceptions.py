@@ -3,7 +3,8 @@
 StoreError
  ├── StoreUnavailable   the database could not be reached or is locked
  ├── SchemaTooNew       the database was written by a newer saferollout
- └── StaleState         a concurrent writer changed the rollout state first
+ ├── StaleState         a concurrent writer changed the rollout state first
+ └── ConcurrentInsert   another writer committed some of a batch's request ids meanwhile
 """
 
 from __future__ import annotations
@@ -23,3 +24,8 @@ class SchemaTooNew(StoreError):
 
 class StaleState(StoreError):
     """The rollout state changed since it was read (optimistic concurrency)."""
+
+
+class ConcurrentInsert(StoreError):
+    """Some of a batch's request ids were committed by another writer while it was
+    being inserted (nothing was written; inserting it again is safe)."""

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import _rollup
 from . import _schema as s
 from ._aggregates import VersionAggregate, aggregate_versions
-from ._exceptions import SchemaTooNew, StaleState, StoreUnavailable
+from ._exceptions import ConcurrentInsert, SchemaTooNew, StaleState, StoreUnavailable
 from ._records import FLAG_COLUMNS, InteractionRecord, ScoreUpdate
 
 _INTERACTION_COLUMNS = [c.name for c in s.interactions.columns]
@@ -171,17 +171,25 @@ class Store:
         c = s.interactions.c
         ids = [r.request_id for r in records]
         with self._begin() as conn:
-            # Only a batch sent again after a record-writer process died holds
-            # stored ids, and that process can no longer commit: nothing else
-            # inserts these ids meanwhile, so reading first is exact.
-            stored = set(
-                conn.execute(sa.select(c.request_id).where(c.request_id.in_(ids))).scalars()
-            )
-            fresh = [r for r in records if r.request_id not in stored] if stored else records
+            # Stored ids come from a batch sent again after a record-writer process
+            # died; the rollup must add only the rows this insert adds.
+            seen = set(conn.execute(sa.select(c.request_id).where(c.request_id.in_(ids))).scalars())
+            fresh = []
+            for r in records:
+                if r.request_id not in seen:
+                    seen.add(r.request_id)
+                    fresh.append(r)
             if fresh:
                 # The driver's executemany on tuples: SQLAlchemy's per-row parameter
                 # handling cost more than SQLite's insert (the record writer's hot path).
-                conn.exec_driver_sql(self._insert_sql, [_record_row(r) for r in fresh])
+                done = conn.exec_driver_sql(self._insert_sql, [_record_row(r) for r in fresh])
+                if done.rowcount != len(fresh):
+                    # A dead writer's COMMIT can still land on PostgreSQL after we read:
+                    # roll back, and the next attempt reads those ids as stored.
+                    raise ConcurrentInsert(
+                        f"{len(fresh) - done.rowcount} of {len(fresh)} request ids were "
+                        "stored by another writer meanwhile; nothing written, insert again"
+                    )
                 _rollup.apply(conn, self._insert, _rollup.row_deltas(map(_rollup_input, fresh)))
         return len(fresh)
 

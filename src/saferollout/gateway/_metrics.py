@@ -10,7 +10,8 @@ OpenTelemetry GenAI names (`gen_ai_client_operation_duration_seconds`,
 labelled `gen_ai_operation_name`, `gen_ai_request_model`, `version`); the older
 per-version `saferollout_request_duration_seconds` and
 `saferollout_time_to_first_token_seconds` are summed from them at scrape time
-(`_VersionRollup`), so both names cost the request path one observation.
+(`_ServedCollector`, `_VersionRollup`), so both names cost the request path one
+observation.
 
 Served requests (their count, duration and the gateway's own overhead) are
 not prometheus_client metrics on the request path: they are plain lists

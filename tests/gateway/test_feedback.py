@@ -246,6 +246,31 @@ def test_abandoned_stream_is_implicit_negative_feedback(
     assert len(sqlite_store.list_feedback()) == 1
 
 
+def test_feedback_during_a_stream_joins_the_answering_version(
+    sqlite_store: Store,
+    backends: Callable[..., BackendHandle],
+    start: Callable[..., GatewayHandle],
+) -> None:
+    """A stream's client knows its request id from the headers on, long before
+    the record exists anywhere else: its feedback must be taken then."""
+    slow = backends(tokens_per_s=20)
+    gw = start(config(slow.base_url), sqlite_store)
+    with (
+        httpx.Client(base_url=gw.url) as client,
+        client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r,
+    ):
+        rid, version = r.headers["X-Request-Id"], r.headers["X-Rollout-Version"]
+        lines = r.iter_lines()
+        next(line for line in lines if line.startswith("data:"))
+        sent = httpx.post(gw.url + "/v1/feedback", json={"request_id": rid, "rating": "up"})
+        assert sent.status_code == 200, sent.text
+        assert sqlite_store.get_interaction(rid) is None  # still streaming: not stored yet
+        for _ in lines:  # read it to the end: no abandoned signal
+            pass
+    [row] = wait_for(lambda: sqlite_store.list_feedback())
+    assert (row["request_id"], row["version"], row["kind"]) == (rid, version, "explicit")
+
+
 def test_implicit_signals_batched_at_shutdown_are_all_stored(
     sqlite_store: Store,
     backends: Callable[..., BackendHandle],

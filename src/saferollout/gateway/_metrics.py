@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -258,13 +259,8 @@ class _ServedCollector(Collector):
         duration: dict[tuple[str, str, str, str], list[float]] = {}
         per_version: dict[str, list[float]] = {}
         for (version, endpoint, _code, error), acc in served:
-            for key, into in (
-                ((*m._gen_ai(version, endpoint), error or ""), duration),
-                (version, per_version),
-            ):
-                total = into.setdefault(key, [0.0] * len(acc))  # type: ignore[call-overload]
-                for i, x in enumerate(acc):
-                    total[i] += x
+            _add_into(duration, (*m._gen_ai(version, endpoint), error or ""), acc)
+            _add_into(per_version, version, acc)
         family = HistogramMetricFamily(
             "gen_ai_client_operation_duration_seconds",
             "Time from request to last byte, by version, operation and model; error_type "
@@ -289,6 +285,15 @@ class _ServedCollector(Collector):
         )
         family.add_metric([], *_buckets(_OVERHEAD_BUCKETS, list(m._overhead)))
         yield family
+
+
+def _add_into(into: dict[Any, list[float]], key: Any, acc: list[float]) -> None:
+    total = into.get(key)
+    if total is None:
+        into[key] = list(acc)
+    else:
+        for i, x in enumerate(acc):
+            total[i] += x
 
 
 def _buckets(bounds: tuple[float, ...], acc: list[float]) -> tuple[list[tuple[str, float]], float]:

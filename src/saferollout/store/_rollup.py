@@ -60,19 +60,10 @@ def row_deltas(rows: Iterable[Sequence[Any]], sign: int = 1) -> dict[Key, list[f
     is not scored (scored_at None).
     """
     per_second: dict[tuple[int, str, bool], list[float]] = {}
-    width = len(VALUE_COLUMNS)
-
-    def vector(second: int, version: str, shadow: bool) -> list[float]:
-        key = (second, version, shadow)
-        v = per_second.get(key)
-        if v is None:
-            v = per_second[key] = [0] * width
-        return v
-
     for created_at, version, shadow, retried_from, error, latency, scored_at, *flags in rows:
         second = math.floor(created_at)
         shadow = bool(shadow)
-        v = vector(second, version, shadow)
+        v = _vector(per_second, second, version, shadow)
         v[_ROWS] += sign
         if retried_from is None:
             v[_REQUESTS] += sign
@@ -80,7 +71,7 @@ def row_deltas(rows: Iterable[Sequence[Any]], sign: int = 1) -> dict[Key, list[f
                 v[_ERRORS] += sign
         else:
             # Assigned to the version that failed it: its request and its error.
-            vector(second, retried_from, shadow)[_RETRIED] += sign
+            _vector(per_second, second, retried_from, shadow)[_RETRIED] += sign
         v[_LAT_SUM] += sign * latency
         v[_LAT_SUMSQ] += sign * latency * latency
         if latency >= 0:
@@ -94,12 +85,18 @@ def score_deltas(rows: Iterable[Sequence[Any]]) -> dict[Key, list[float]]:
     """What newly scored rows add; a row: (created_at, version, shadow, *flags)."""
     per_second: dict[tuple[int, str, bool], list[float]] = {}
     for created_at, version, shadow, *flags in rows:
-        key = (math.floor(created_at), version, bool(shadow))
-        v = per_second.get(key)
-        if v is None:
-            v = per_second[key] = [0] * len(VALUE_COLUMNS)
-        _add_scored(v, flags, 1)
+        _add_scored(_vector(per_second, math.floor(created_at), version, bool(shadow)), flags, 1)
     return _widen(per_second)
+
+
+def _vector(
+    per_second: dict[tuple[int, str, bool], list[float]], second: int, version: str, shadow: bool
+) -> list[float]:
+    key = (second, version, shadow)
+    v = per_second.get(key)
+    if v is None:
+        v = per_second[key] = [0] * len(VALUE_COLUMNS)
+    return v
 
 
 def _add_scored(v: list[float], flags: Sequence[Any], sign: int) -> None:
